@@ -1,0 +1,55 @@
+# matchq developer commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON_VERSION := $(shell cat .python-version)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint format typecheck validate build sizes bench demo clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@./scripts/setup-venv "$(PYTHON_VERSION)" "$(VENV)"
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv with Python 3.13 and install everything (idempotent)
+
+run: setup ## start the local stack (API on :5000, AWS endpoint on :5001); Ctrl-C stops it
+	@$(BIN)/matchq serve
+
+lint: setup ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup ## format the code and apply safe lint fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+validate: setup ## sam validate --lint and cfn-lint on template.yaml
+	$(BIN)/sam validate --lint
+	$(BIN)/cfn-lint template.yaml
+
+test: setup lint validate ## every check: lint, template validation, unit, integration and e2e tests
+	$(BIN)/python -m pytest
+
+build: setup ## sam build (arm64, offline wheels)
+	$(BIN)/sam build
+
+sizes: build ## unzipped size of every function with its layers (Lambda limit 250 MB)
+	$(BIN)/python scripts/check_sizes.py
+
+bench: setup ## benchmarks: engine vs brute force, local API latency
+	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_api.py
+
+demo: setup ## a matching job end to end on the local stack with the sample files
+	$(BIN)/python -m matchq_local.demo
+
+clean: ## remove build output and caches (keeps .venv)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Domain services, wired to AWS by `matchq.services.wiring`."""

@@ -1,0 +1,82 @@
+"""Scheduled upkeep: automatic cleanup by retention, and the reaper of silent running jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from matchq.dal.jobs import JobRepository
+from matchq.dal.queues import JobQueues
+from matchq.models import JobStatus, utcnow
+from matchq.observability import logger, metrics
+from matchq.services.jobs import JobService
+from matchq.settings import Settings
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    cleaned_jobs: int
+    freed_bytes: int
+    requeued: list[str]
+    failed: list[str]
+
+
+class Maintenance:
+    def __init__(
+        self,
+        jobs: JobService,
+        repo: JobRepository,
+        queues: JobQueues,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.jobs = jobs
+        self.repo = repo
+        self.queues = queues
+        self.settings = settings
+        self.clock = clock
+
+    def reap_stale_jobs(self) -> tuple[list[str], list[str]]:
+        """Running jobs whose heartbeat stopped: re-queue them, or fail them after the limit."""
+        now = self.clock()
+        cutoff = now - timedelta(seconds=self.settings.heartbeat_timeout_seconds)
+        requeued: list[str] = []
+        failed: list[str] = []
+        for job in self.repo.by_status(JobStatus.RUNNING):
+            beat = job.heartbeat_at or job.started_at or job.created_at
+            if beat >= cutoff or job.run_id is None:
+                continue
+            silent = int((now - beat).total_seconds())
+            if job.attempts >= self.settings.max_attempts:
+                done = self.repo.finish(
+                    job,
+                    job.run_id,
+                    JobStatus.FAILED,
+                    now=now,
+                    message="Job failed",
+                    error_message=(
+                        f"The worker stopped responding {job.attempts} times "
+                        f"(no heartbeat for {silent} s on the last attempt); giving up"
+                    ),
+                )
+                if done is not None:
+                    failed.append(job.id)
+                    metrics.add_metric(name="JobsFailed", unit="Count", value=1)
+                continue
+            back = self.repo.requeue(
+                job,
+                now=now,
+                message=f"Re-queued after the worker stopped responding (attempt {job.attempts})",
+            )
+            if back is not None:
+                self.queues.enqueue(job.id, job.priority)
+                requeued.append(job.id)
+        if requeued or failed:
+            logger.warning("reaped stale jobs", extra={"requeued": requeued, "failed": failed})
+        return requeued, failed
+
+    def run(self) -> MaintenanceReport:
+        report = self.jobs.cleanup(None, self.settings.retention_hours)
+        requeued, failed = self.reap_stale_jobs()
+        return MaintenanceReport(report.cleaned_jobs, report.freed_bytes, requeued, failed)

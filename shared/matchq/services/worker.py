@@ -1,0 +1,279 @@
+"""Running one job: claim it, match, store the results, finish it. Never leaves it `running`."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from matchq.config import MatchConfig
+from matchq.dal.jobs import JobRepository
+from matchq.dal.storage import Storage, results_prefix
+from matchq.errors import JobCancelled, MatchqError
+from matchq.models import Job, JobStatus, utcnow
+from matchq.observability import logger, metrics
+from matchq.settings import Settings
+
+# Leave this much of the Lambda's time to fail the job cleanly instead of being killed.
+TIME_LIMIT_MARGIN_SECONDS = 20.0
+
+
+class RunStopped(Exception):
+    """The run no longer holds the job (cancelled, or re-queued by the reaper)."""
+
+
+class TimeLimitReached(Exception):
+    """The worker is about to hit its time limit."""
+
+
+class ProgressReporter:
+    """Throttled heartbeat: progress, message and ETA, which also notices cancellation."""
+
+    def __init__(
+        self,
+        repo: JobRepository,
+        job: Job,
+        run_id: str,
+        *,
+        interval: float,
+        clock: Callable[[], datetime] = utcnow,
+        time_left: Callable[[], float] | None = None,
+    ) -> None:
+        self.repo = repo
+        self.job = job
+        self.run_id = run_id
+        self.interval = interval
+        self.clock = clock
+        self.time_left = time_left
+        self.started = time.monotonic()
+        self._last_write = 0.0
+        self._progress = 0
+        self._message = "Starting"
+        self.stopped = False
+
+    def _write(self) -> None:
+        elapsed = time.monotonic() - self.started
+        eta = None
+        if self._progress >= 1:
+            eta = int(elapsed * (100 - self._progress) / self._progress)
+        updated = self.repo.report_progress(
+            self.job.id,
+            self.run_id,
+            progress=self._progress,
+            message=self._message,
+            estimated_remaining=eta,
+            now=self.clock(),
+        )
+        self._last_write = time.monotonic()
+        if updated is None:
+            self.stopped = True
+
+    def update(self, percent: float, message: str) -> None:
+        """Engine callback; progress never goes backwards and stays below 100 until done."""
+        self._progress = max(self._progress, min(99, int(percent)))
+        self._message = message
+        self.tick()
+
+    def tick(self) -> None:
+        if time.monotonic() - self._last_write >= self.interval:
+            self._write()
+
+    def should_cancel(self) -> bool:
+        self.tick()
+        if self.time_left is not None and self.time_left() < TIME_LIMIT_MARGIN_SECONDS:
+            raise TimeLimitReached
+        return self.stopped
+
+
+MatchEngine = Callable[..., Any]
+
+
+def default_engine() -> MatchEngine:
+    from matchq.matching import run_match  # the heavy layer: only the worker loads it
+
+    return run_match
+
+
+class JobRunner:
+    """Processes queue messages for jobs. Idempotent: a duplicate delivery changes nothing."""
+
+    def __init__(
+        self,
+        repo: JobRepository,
+        storage: Storage,
+        settings: Settings,
+        *,
+        engine: MatchEngine | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.repo = repo
+        self.storage = storage
+        self.settings = settings
+        self._engine = engine
+        self.clock = clock
+
+    @property
+    def engine(self) -> MatchEngine:
+        if self._engine is None:
+            self._engine = default_engine()
+        return self._engine
+
+    def handle(
+        self,
+        body: str,
+        *,
+        receive_count: int = 1,
+        max_receives: int | None = None,
+        time_left: Callable[[], float] | None = None,
+    ) -> str:
+        """Handle one message; returns what happened. Raises only to ask for a redelivery."""
+        try:
+            job_id = json.loads(body)["job_id"]
+            if not isinstance(job_id, str):
+                raise TypeError("job_id must be a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            # Nothing can be done with it; retrying would not help. Dropped, and logged.
+            logger.error(
+                "unreadable message dropped", extra={"body": body[:500], "error": str(exc)}
+            )
+            return "dropped"
+        logger.append_keys(job_id=job_id)
+        job = self.repo.get(job_id)
+        if job is None:
+            return "gone"
+        logger.append_keys(user_id=job.user_id)
+        if job.status is not JobStatus.PENDING:
+            return f"skipped ({job.status.value})"
+        if max_receives is not None and receive_count >= max_receives:
+            # Earlier deliveries died without finishing: do not try a last time blindly.
+            failed = self.repo.fail_pending(
+                job,
+                now=self.clock(),
+                error_message=(
+                    f"The job could not be processed after {receive_count - 1} delivery attempts "
+                    "(the worker stopped unexpectedly each time)"
+                ),
+            )
+            if failed is not None:
+                metrics.add_metric(name="JobsFailed", unit="Count", value=1)
+            return "failed (poison)"
+        run_id = uuid.uuid4().hex
+        claimed = self.repo.claim(job, run_id, self.clock())
+        if claimed is None:
+            return "skipped (claimed elsewhere)"
+        if claimed.queued_at is not None:
+            wait = (self.clock() - claimed.queued_at).total_seconds()
+            metrics.add_metric(name="QueueWaitSeconds", unit="Seconds", value=max(0.0, wait))
+        return self._run(claimed, run_id, time_left)
+
+    def _run(self, job: Job, run_id: str, time_left: Callable[[], float] | None) -> str:
+        reporter = ProgressReporter(
+            self.repo,
+            job,
+            run_id,
+            interval=self.settings.heartbeat_interval_seconds,
+            clock=self.clock,
+            time_left=time_left,
+        )
+        started = time.monotonic()
+        prefix = results_prefix(job.user_id, job.id)
+        try:
+            with tempfile.TemporaryDirectory(prefix="matchq-") as tmp:
+                names, size = self._match(job, Path(tmp), reporter)
+                if reporter.should_cancel():
+                    raise RunStopped
+                for name in names:
+                    self.storage.upload(Path(tmp) / "out" / name, prefix + name)
+            finished = self.repo.finish(
+                job,
+                run_id,
+                JobStatus.COMPLETED,
+                now=self.clock(),
+                message="Processing completed successfully",
+                result_files=names,
+                result_bytes=size,
+                expires_at=self._expires_at(),
+            )
+            if finished is None:
+                raise RunStopped
+        except (RunStopped, JobCancelled):
+            return self._stopped(job, prefix)
+        except TimeLimitReached:
+            minutes = (time.monotonic() - started) / 60
+            return self._fail(
+                job,
+                run_id,
+                prefix,
+                f"The job did not finish within the worker's time limit ({minutes:.0f} min); "
+                "split the input files or raise WorkerTimeoutSeconds",
+            )
+        except MatchqError as exc:
+            return self._fail(job, run_id, prefix, exc.details)
+        except Exception:
+            logger.exception("job crashed")
+            return self._fail(
+                job, run_id, prefix, f"Internal error while processing the job (reference {run_id})"
+            )
+        metrics.add_metric(name="JobsCompleted", unit="Count", value=1)
+        metrics.add_metric(name="RunSeconds", unit="Seconds", value=time.monotonic() - started)
+        logger.info("job completed", extra={"result_bytes": size})
+        return "completed"
+
+    def _match(self, job: Job, tmp: Path, reporter: ProgressReporter) -> tuple[list[str], int]:
+        config = MatchConfig.model_validate(job.config)
+        paths = []
+        for i, source in enumerate(job.inputs, start=1):
+            reporter.update(0, f"Reading {source.name}")
+            path = tmp / f"input{i}"
+            self.storage.download(source.key, path)
+            paths.append(path)
+        out = tmp / "out"
+        out.mkdir()
+        summary = self.engine(
+            config,
+            paths[0],
+            paths[1],
+            out,
+            file1_name=job.inputs[0].name,
+            file2_name=job.inputs[1].name,
+            progress=reporter.update,
+            should_cancel=reporter.should_cancel,
+            max_rows=self.settings.max_rows,
+        )
+        names = list(summary.files)
+        size = sum((out / n).stat().st_size for n in names)
+        return names, size
+
+    def _expires_at(self) -> int:
+        return int((self.clock() + timedelta(days=self.settings.result_ttl_days)).timestamp())
+
+    def _stopped(self, job: Job, prefix: str) -> str:
+        """The run lost the job. If it was cancelled, no result file may remain."""
+        current = self.repo.get(job.id)
+        if current is None or current.status is JobStatus.CANCELLED:
+            self.storage.delete_prefix(prefix)
+            logger.info("job cancelled while running; results removed")
+            return "cancelled"
+        return f"stopped ({current.status.value})"
+
+    def _fail(self, job: Job, run_id: str, prefix: str, error_message: str) -> str:
+        self.storage.delete_prefix(prefix)
+        failed = self.repo.finish(
+            job,
+            run_id,
+            JobStatus.FAILED,
+            now=self.clock(),
+            message="Job failed",
+            error_message=error_message,
+            expires_at=self._expires_at(),
+        )
+        if failed is None:
+            return self._stopped(job, prefix)
+        metrics.add_metric(name="JobsFailed", unit="Count", value=1)
+        logger.warning("job failed", extra={"error_message": error_message})
+        return "failed"

@@ -1,0 +1,236 @@
+"""The worker: claim, run, finish; duplicates, cancellation, failures; and maintenance."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from matchq.dal.jobs import JobRepository, job_to_item
+from matchq.errors import InputFileError
+from matchq.models import JobStatus, utcnow
+from matchq.services.wiring import maintenance
+
+from tests.support import (
+    AwsStack,
+    FakeContext,
+    api_event,
+    call,
+    complete,
+    fake_engine,
+    job_record,
+    load_event,
+    load_function,
+    runner,
+    submit,
+)
+
+
+def sqs_event(aws: AwsStack, priority: int = 2) -> dict[str, Any]:
+    """The worker's SQS event for the messages now on a queue (the events/ file as template)."""
+    template = load_event("worker")["Records"][0]
+    records = []
+    for message in aws.receive(priority):
+        record = dict(template)
+        record.update(
+            messageId=message["MessageId"],
+            receiptHandle=message["ReceiptHandle"],
+            body=message["Body"],
+            attributes={**template["attributes"], **message["Attributes"]},
+        )
+        records.append(record)
+    return {"Records": records}
+
+
+def test_worker_function_runs_a_queued_job_to_completion(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("matchq.services.worker.default_engine", lambda: fake_engine)
+    job_id = submit(aws)
+    event = sqs_event(aws)
+    assert len(event["Records"]) == 1
+    result = load_function("worker").lambda_handler(event, FakeContext())
+    assert result == {"batchItemFailures": []}
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.COMPLETED and job.progress == 100
+    assert job.message == "Processing completed successfully"
+    assert sorted(aws.keys(f"results/alice/{job_id}/")) == [
+        f"results/alice/{job_id}/{n}"
+        for n in ("matched_results.json", "unmatched_1.json", "unmatched_2.json")
+    ]
+
+
+def test_a_duplicate_delivery_changes_nothing(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    assert complete(aws, job_id) == "completed"
+    before = job_record(aws, job_id)
+    assert complete(aws, job_id) == "skipped (completed)"
+    assert job_record(aws, job_id) == before
+
+
+def test_a_message_for_a_cancelled_job_is_ignored(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    call("cancel_job", api_event("cancel_job", job_id=job_id))
+    assert complete(aws, job_id) == "skipped (cancelled)"
+    assert aws.keys(f"results/alice/{job_id}/") == []
+
+
+def test_a_message_for_a_deleted_job_is_dropped(aws: AwsStack) -> None:
+    assert complete(aws, "job_00000000-0000-4000-8000-000000000000") == "gone"
+
+
+def test_an_unreadable_message_is_dropped_not_retried(aws: AwsStack) -> None:
+    assert runner().handle("{not json") == "dropped"
+    assert runner().handle(json.dumps({"job": 1})) == "dropped"
+
+
+def test_cancel_while_running_stops_the_job_and_leaves_no_results(aws: AwsStack) -> None:
+    job_id = submit(aws)
+
+    def cancelled_midway(config: Any, f1: Path, f2: Path, out: Path, **kw: Any) -> Any:
+        (out / "matched_results.json").write_text("[]")
+        call("cancel_job", api_event("cancel_job", job_id=job_id))
+        kw["progress"](60, "Matching")  # the heartbeat notices the cancellation
+        return fake_engine(config, f1, f2, out, **kw)
+
+    assert complete(aws, job_id, cancelled_midway) == "cancelled"
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.CANCELLED
+    assert aws.keys(f"results/alice/{job_id}/") == []
+
+
+def test_cancel_between_upload_and_finish_removes_the_results(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submit(aws)
+    original = JobRepository.finish
+
+    def cancel_first(self: JobRepository, job: Any, *args: Any, **kwargs: Any) -> Any:
+        call("cancel_job", api_event("cancel_job", job_id=job_id))
+        return original(self, job, *args, **kwargs)
+
+    monkeypatch.setattr(JobRepository, "finish", cancel_first)
+    assert complete(aws, job_id) == "cancelled"
+    assert job_record(aws, job_id).status is JobStatus.CANCELLED
+    assert aws.keys(f"results/alice/{job_id}/") == []
+
+
+def test_bad_input_fails_the_job_with_a_readable_message(aws: AwsStack) -> None:
+    job_id = submit(aws)
+
+    def bad_input(*args: Any, **kwargs: Any) -> Any:
+        raise InputFileError("file1 'customers.csv': row 7 has 4 fields, the header has 3")
+
+    assert complete(aws, job_id, bad_input) == "failed"
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.error_message == "file1 'customers.csv': row 7 has 4 fields, the header has 3"
+    assert aws.keys(f"results/alice/{job_id}/") == []
+
+
+def test_an_unexpected_error_fails_the_job_without_internals(aws: AwsStack) -> None:
+    job_id = submit(aws)
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("secret internal detail")
+
+    assert complete(aws, job_id, crash) == "failed"
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.error_message.startswith("Internal error while processing the job (reference ")
+    assert "secret" not in job.error_message
+
+
+def test_a_job_about_to_hit_the_time_limit_fails_cleanly(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    outcome = runner().handle(json.dumps({"job_id": job_id}), time_left=lambda: 5.0)
+    assert outcome == "failed"
+    assert "time limit" in job_record(aws, job_id).error_message
+
+
+def test_the_last_delivery_of_a_poison_message_fails_the_job(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    outcome = runner().handle(json.dumps({"job_id": job_id}), receive_count=3, max_receives=3)
+    assert outcome == "failed (poison)"
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.FAILED and "2 delivery attempts" in job.error_message
+
+
+def test_progress_is_reported_while_running(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    seen: list[Any] = []
+
+    def watch(config: Any, f1: Path, f2: Path, out: Path, **kw: Any) -> Any:
+        kw["progress"](40, "Matched 400 of 1,000 rows")
+        seen.append(job_record(aws, job_id))
+        return fake_engine(config, f1, f2, out, **kw)
+
+    complete(aws, job_id, watch)
+    running = seen[0]
+    assert running.status is JobStatus.RUNNING
+    assert running.progress == 40 and running.message == "Matched 400 of 1,000 rows"
+    assert running.heartbeat_at is not None and running.estimated_remaining is not None
+
+
+def _stale(aws: AwsStack, job_id: str, attempts: int) -> None:
+    repo = JobRepository(aws.table_name)
+    job = repo.claim(repo.get(job_id), "dead-run", utcnow())
+    old = utcnow() - timedelta(hours=1)
+    job = job.model_copy(update={"heartbeat_at": old, "attempts": attempts})
+    repo._table.put_item(Item=job_to_item(job))
+
+
+def test_reaper_requeues_a_job_whose_worker_died(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    aws.receive(2)  # the first delivery went to the worker that died
+    _stale(aws, job_id, attempts=1)
+    report = maintenance().run()
+    assert report.requeued == [job_id]
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.PENDING and job.run_id is None
+    assert "Re-queued" in job.message
+    assert complete(aws, job_id) == "completed"
+
+
+def test_reaper_fails_a_job_after_the_attempt_limit(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    _stale(aws, job_id, attempts=3)
+    report = maintenance().run()
+    assert report.failed == [job_id]
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.FAILED and "stopped responding 3 times" in job.error_message
+
+
+def test_reaper_leaves_a_live_job_alone(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    repo = JobRepository(aws.table_name)
+    repo.claim(repo.get(job_id), "live-run", utcnow())
+    report = maintenance().run()
+    assert report.requeued == [] and report.failed == []
+    assert job_record(aws, job_id).status is JobStatus.RUNNING
+
+
+def test_a_stale_worker_cannot_finish_a_requeued_job(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    repo = JobRepository(aws.table_name)
+    claimed = repo.claim(repo.get(job_id), "old-run", utcnow())
+    repo.requeue(claimed, now=utcnow(), message="re-queued")
+    assert repo.finish(claimed, "old-run", JobStatus.COMPLETED, now=utcnow(), message="x") is None
+    assert repo.get(job_id).status is JobStatus.PENDING
+
+
+def test_maintenance_function_cleans_up_by_retention(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    complete(aws, job_id)
+    repo = JobRepository(aws.table_name)
+    old = utcnow() - timedelta(hours=25)
+    repo._table.put_item(
+        Item=job_to_item(
+            repo.get(job_id).model_copy(update={"created_at": old, "completed_at": old})
+        )
+    )
+    result = load_function("maintenance").lambda_handler(load_event("maintenance"), FakeContext())
+    assert result["cleaned_jobs"] == 1
+    assert repo.get(job_id) is None

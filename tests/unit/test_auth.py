@@ -1,0 +1,156 @@
+"""Token verification and the authorizer's answers."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from matchq.auth import (
+    Principal,
+    TokenVerifier,
+    authorize,
+    bearer_token,
+    issue_token,
+    principal_from_event,
+)
+from matchq.errors import Unauthorized
+from matchq.settings import Settings
+
+from tests.support import JWT_SECRET, load_event
+
+SETTINGS = Settings(jwt_secret=JWT_SECRET)
+
+
+def verifier(**overrides: object) -> TokenVerifier:
+    return TokenVerifier(SETTINGS.model_copy(update=overrides), JWT_SECRET)
+
+
+def token(**claims: object) -> str:
+    now = int(time.time())
+    payload = {"sub": "alice", "exp": now + 60, **claims}
+    return jwt.encode(
+        {k: v for k, v in payload.items() if v is not None}, JWT_SECRET, algorithm="HS256"
+    )
+
+
+def test_a_valid_token_names_the_user() -> None:
+    assert verifier().verify(token()) == Principal("alice", is_admin=False)
+
+
+def test_the_admin_role_makes_an_admin() -> None:
+    assert verifier().verify(token(roles=["admin", "x"])).is_admin
+    assert verifier().verify(issue_token(JWT_SECRET, "ops", admin=True)).is_admin
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (token(exp=int(time.time()) - 3600), "expired"),
+        (token(exp=None), "'exp'"),
+        (token(sub=None), "'sub'"),
+        (
+            jwt.encode(
+                {"sub": "a", "exp": int(time.time()) + 60}, "other-secret-of-enough-length!!"
+            ),
+            "signature",
+        ),
+        ("not.a.token", "malformed"),
+    ],
+)
+def test_bad_tokens_are_refused_with_a_reason(bad: str, reason: str) -> None:
+    with pytest.raises(Unauthorized, match=reason):
+        verifier().verify(bad)
+
+
+def test_alg_none_is_never_accepted() -> None:
+    unsigned = jwt.encode({"sub": "alice", "exp": int(time.time()) + 60}, None, algorithm="none")
+    with pytest.raises(Unauthorized, match="algorithm"):
+        verifier().verify(unsigned)
+    with pytest.raises(ValueError, match="no supported algorithm"):
+        TokenVerifier(SETTINGS.model_copy(update={"jwt_algorithms": ["none"]}), JWT_SECRET)
+
+
+def test_an_algorithm_not_pinned_is_refused() -> None:
+    strong = jwt.encode({"sub": "a", "exp": int(time.time()) + 60}, JWT_SECRET, algorithm="HS512")
+    with pytest.raises(Unauthorized, match="HS512"):
+        verifier().verify(strong)
+
+
+def test_a_small_clock_skew_is_tolerated() -> None:
+    assert verifier().verify(token(exp=int(time.time()) - 5)).user_id == "alice"
+
+
+def test_issuer_and_audience_are_checked_when_configured() -> None:
+    strict = verifier(jwt_issuer="https://idp", jwt_audience="matchq")
+    assert strict.verify(token(iss="https://idp", aud="matchq")).user_id == "alice"
+    with pytest.raises(Unauthorized, match="not issued for this service"):
+        strict.verify(token(iss="https://other", aud="matchq"))
+    with pytest.raises(Unauthorized, match="not issued for this service"):
+        strict.verify(token(iss="https://idp", aud="someone-else"))
+
+
+def test_an_rs256_token_needs_a_jwks_deployment() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signed = jwt.encode({"sub": "a", "exp": int(time.time()) + 60}, key, algorithm="RS256")
+    with pytest.raises(Unauthorized, match="not accepted"):
+        verifier(jwt_algorithms=["HS256", "RS256"]).verify(signed)
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "Missing"),
+        ({"Authorization": "Basic abc"}, "Bearer"),
+        ({"authorization": "Bearer "}, "Bearer"),
+    ],
+)
+def test_bearer_header_problems(headers: dict[str, str], reason: str) -> None:
+    with pytest.raises(Unauthorized, match=reason):
+        bearer_token(headers)
+
+
+def test_the_header_name_is_case_insensitive() -> None:
+    assert bearer_token({"AUTHORIZATION": "bearer abc"}) == "abc"
+
+
+def test_authorizer_allows_every_route_of_the_stage_for_a_good_token() -> None:
+    event = load_event("authorizer")
+    event["headers"]["Authorization"] = f"Bearer {token(roles=['admin'])}"
+    answer = authorize(event, verifier())
+    statement = answer["policyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"] == "arn:aws:execute-api:us-east-1:123456789012:matchqapi/prod/*"
+    assert answer["context"] == {"user_id": "alice", "is_admin": "true"}
+    assert answer["principalId"] == "alice"
+
+
+def test_authorizer_denies_with_details_and_timestamp() -> None:
+    event = load_event("authorizer")
+    event["headers"]["Authorization"] = f"Bearer {token(exp=int(time.time()) - 3600)}"
+    answer = authorize(event, verifier())
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert answer["context"]["details"] == "Token has expired"
+    assert answer["context"]["timestamp"].endswith("Z")
+
+
+def test_handlers_read_the_caller_from_the_authorizer_context() -> None:
+    event = {"requestContext": {"authorizer": {"user_id": "bob", "is_admin": "true"}}}
+    assert principal_from_event(event) == Principal("bob", is_admin=True)
+    with pytest.raises(Unauthorized):
+        principal_from_event({"requestContext": {}})
+
+
+def test_authorizer_function_uses_the_configured_secret(aws: object) -> None:
+    from tests.support import FakeContext, load_function
+
+    event = load_event("authorizer")
+    event["headers"]["Authorization"] = f"Bearer {issue_token(JWT_SECRET, 'carol')}"
+    answer = load_function("authorizer").lambda_handler(event, FakeContext())
+    assert answer["context"]["user_id"] == "carol"
+    event["headers"]["Authorization"] = (
+        f"Bearer {issue_token('wrong-secret-wrong-secret-123', 'carol')}"
+    )
+    answer = load_function("authorizer").lambda_handler(event, FakeContext())
+    assert answer["context"]["details"] == "Token signature is invalid"
