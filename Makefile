@@ -35,7 +35,7 @@ validate: setup ## sam validate --lint and cfn-lint on template.yaml
 	$(BIN)/sam validate --lint
 	$(BIN)/cfn-lint template.yaml
 
-test: setup lint validate ## every check: lint, template validation, unit, integration and e2e tests
+test: setup lint validate sizes ## every check: lint, template validation, build sizes, unit, integration and e2e tests
 	$(BIN)/python -m pytest
 
 build: setup ## sam build (arm64, offline wheels)

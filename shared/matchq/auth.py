@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -44,16 +45,31 @@ def bearer_token(headers: dict[str, str] | None) -> str:
 class TokenVerifier:
     """Verifies tokens with algorithms pinned by configuration (`none` is never accepted)."""
 
-    def __init__(self, settings: Settings, secret: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        secret: str | None = None,
+        *,
+        secret_provider: Callable[[], str | None] | None = None,
+    ) -> None:
         algorithms = [a for a in settings.jwt_algorithms if a in ALLOWED_ALGORITHMS]
         if not algorithms:
             raise ValueError("MATCHQ_JWT_ALGORITHMS names no supported algorithm")
         self.algorithms = algorithms
         self.settings = settings
-        self._secret = secret
-        self._jwks = (
-            jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
-        )
+        # A provider is asked on every verification (it caches), so a rotated secret is
+        # picked up without a cold start.
+        self._secret_provider = secret_provider or (lambda: secret)
+        self._jwks = None
+        if settings.jwks_url:
+            # Keys are cached; an unknown `kid` (a rotation) refetches the set, at most once
+            # per cooldown so forged kids cannot hammer the identity provider.
+            self._jwks = jwt.PyJWKClient(
+                settings.jwks_url,
+                lifespan=300,
+                timeout=5,
+                cooldown_duration=settings.jwks_cooldown_seconds,
+            )
 
     def _key(self, token: str) -> Any:
         header = jwt.get_unverified_header(token)
@@ -61,9 +77,10 @@ class TokenVerifier:
         if alg not in self.algorithms:
             raise Unauthorized(f"Token algorithm '{alg}' is not accepted")
         if alg in SYMMETRIC:
-            if not self._secret:
+            secret = self._secret_provider()
+            if not secret:
                 raise Unauthorized("Token algorithm is not accepted by this deployment")
-            return self._secret
+            return secret
         if self._jwks is None:
             raise Unauthorized("Token algorithm is not accepted by this deployment")
         return self._jwks.get_signing_key_from_jwt(token).key
@@ -111,10 +128,16 @@ def default_verifier() -> TokenVerifier:
     from matchq.settings import get_settings
 
     settings = get_settings()
-    secret = settings.jwt_secret or load_secret(
-        secret_arn=settings.jwt_secret_arn, parameter_name=settings.jwt_secret_parameter
-    )
-    return TokenVerifier(settings, secret)
+    if settings.jwt_secret:
+        return TokenVerifier(settings, settings.jwt_secret)
+    if settings.jwt_secret_arn or settings.jwt_secret_parameter:
+        return TokenVerifier(
+            settings,
+            secret_provider=lambda: load_secret(
+                secret_arn=settings.jwt_secret_arn, parameter_name=settings.jwt_secret_parameter
+            ),
+        )
+    return TokenVerifier(settings)
 
 
 def issue_token(

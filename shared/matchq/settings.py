@@ -24,6 +24,7 @@ class Settings(BaseModel):
     max_receive_count: int = 3
     heartbeat_timeout_seconds: int = 300
     heartbeat_interval_seconds: float = 2.0
+    expected_job_seconds: int = 600
     presign_expires_seconds: int = 900
     max_rows: int = 1_000_000
     result_ttl_days: int = 30
@@ -35,6 +36,7 @@ class Settings(BaseModel):
     jwt_audience: str | None = None
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwt_leeway_seconds: int = 30
+    jwks_cooldown_seconds: float = 30.0
 
     @property
     def total_workers(self) -> int:
@@ -61,6 +63,7 @@ class Settings(BaseModel):
             "max_receive_count": "MATCHQ_MAX_RECEIVE_COUNT",
             "heartbeat_timeout_seconds": "MATCHQ_HEARTBEAT_TIMEOUT_SECONDS",
             "heartbeat_interval_seconds": "MATCHQ_HEARTBEAT_INTERVAL_SECONDS",
+            "expected_job_seconds": "MATCHQ_EXPECTED_JOB_SECONDS",
             "presign_expires_seconds": "MATCHQ_PRESIGN_EXPIRES_SECONDS",
             "max_rows": "MATCHQ_MAX_ROWS",
             "total_workers_override": "MATCHQ_WORKERS",

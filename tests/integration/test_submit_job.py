@@ -186,3 +186,14 @@ def test_a_job_that_cannot_be_queued_leaves_nothing_behind(
     assert "sqs" not in body["details"].lower()
     status, jobs, _ = call("list_jobs", api_event("list_jobs", query={}))
     assert jobs == []
+
+
+def test_a_file_with_too_many_columns_is_rejected(aws: AwsStack) -> None:
+    wide = ",".join(f"c{i}" for i in range(1001)) + "\n" + ",".join("x" * 1001) + "\n"
+    f1 = aws.upload("alice", "wide.csv", wide)
+    f2 = aws.upload("alice", "people.csv", CSV2)
+    config = match_config(f1, f2, output_cols1=None)
+    config["mappings"][0]["file1_col"] = "c0"
+    status, body, _ = _submit(aws, {"name": "n", "config": config})
+    assert status == 400
+    assert "1001 columns" in body["details"]

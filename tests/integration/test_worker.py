@@ -234,3 +234,67 @@ def test_maintenance_function_cleans_up_by_retention(aws: AwsStack) -> None:
     result = load_function("maintenance").lambda_handler(load_event("maintenance"), FakeContext())
     assert result["cleaned_jobs"] == 1
     assert repo.get(job_id) is None
+
+
+def test_cancel_racing_the_claim_wins_and_nothing_runs(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submit(aws)
+    original = JobRepository.claim
+
+    def cancel_first(self: JobRepository, job: Any, run_id: str, now: Any) -> Any:
+        call("cancel_job", api_event("cancel_job", job_id=job_id))
+        return original(self, job, run_id, now)
+
+    monkeypatch.setattr(JobRepository, "claim", cancel_first)
+    ran: list[bool] = []
+
+    def engine(*args: Any, **kwargs: Any) -> Any:
+        ran.append(True)
+        return fake_engine(*args, **kwargs)
+
+    assert complete(aws, job_id, engine) == "skipped (claimed elsewhere)"
+    assert ran == []
+    assert job_record(aws, job_id).status is JobStatus.CANCELLED
+
+
+def test_two_deliveries_at_once_finish_the_job_once(aws: AwsStack) -> None:
+    """Real DynamoDB lets one claim win; moto's condition checks are not atomic across
+    threads, so both may claim here. Either way exactly one run finishes the job."""
+    import threading
+
+    job_id = submit(aws)
+    outcomes: list[str] = []
+    runs: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def engine(*args: Any, **kwargs: Any) -> Any:
+        runs.append(1)
+        return fake_engine(*args, **kwargs)
+
+    def deliver() -> None:
+        barrier.wait()
+        outcomes.append(complete(aws, job_id, engine))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("completed") == 1
+    other = next(o for o in outcomes if o != "completed")
+    assert other.startswith(("skipped", "stopped"))
+    assert job_record(aws, job_id).status is JobStatus.COMPLETED
+    assert len(aws.keys(f"results/alice/{job_id}/")) == 3
+    assert 1 <= len(runs) <= 2
+
+
+def test_maintenance_counts_jobs_running_past_the_expected_duration(aws: AwsStack) -> None:
+    long_job = submit(aws)
+    short_job = submit(aws)
+    repo = JobRepository(aws.table_name)
+    repo.claim(repo.get(short_job), "run-short", utcnow())
+    claimed = repo.claim(repo.get(long_job), "run-long", utcnow())
+    started = utcnow() - timedelta(hours=2)
+    repo._table.put_item(Item=job_to_item(claimed.model_copy(update={"started_at": started})))
+    assert maintenance().run().long_running == 1

@@ -154,3 +154,84 @@ def test_authorizer_function_uses_the_configured_secret(aws: object) -> None:
     )
     answer = load_function("authorizer").lambda_handler(event, FakeContext())
     assert answer["context"]["details"] == "Token signature is invalid"
+
+
+def test_a_rotated_secret_is_picked_up_through_the_provider() -> None:
+    current = {"secret": JWT_SECRET}
+    rotating = TokenVerifier(SETTINGS, secret_provider=lambda: current["secret"])
+    assert rotating.verify(token()).user_id == "alice"
+    current["secret"] = "a-brand-new-secret-after-rotation-0123456789"
+    with pytest.raises(Unauthorized, match="signature"):
+        rotating.verify(token())
+    fresh = issue_token(current["secret"], "alice")
+    assert rotating.verify(fresh).user_id == "alice"
+
+
+class _JwksServer:
+    """A JWKS document on loopback whose keys the test can rotate."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.keys: list[dict[str, object]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                import json
+
+                body = json.dumps({"keys": outer.keys}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def publish(self, *pairs: tuple[str, object]) -> None:
+        import json
+
+        from jwt.algorithms import RSAAlgorithm
+
+        self.keys = []
+        for kid, key in pairs:
+            jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))  # type: ignore[attr-defined]
+            self.keys.append({**jwk, "kid": kid, "alg": "RS256", "use": "sig"})
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_jwks_keys_rotate_by_kid() -> None:
+    k1 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    k2 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server = _JwksServer()
+    try:
+        server.publish(("k1", k1))
+        jwks = TokenVerifier(
+            SETTINGS.model_copy(
+                update={
+                    "jwks_url": server.url,
+                    "jwt_algorithms": ["RS256"],
+                    "jwt_issuer": "idp",
+                    "jwks_cooldown_seconds": 0,
+                }
+            )
+        )
+        claims = {"sub": "dana", "exp": int(time.time()) + 60, "iss": "idp"}
+        assert jwks.verify(jwt.encode(claims, k1, "RS256", headers={"kid": "k1"})).user_id == "dana"
+        server.publish(("k2", k2))  # the identity provider rotated its key
+        assert jwks.verify(jwt.encode(claims, k2, "RS256", headers={"kid": "k2"})).user_id == "dana"
+        with pytest.raises(Unauthorized, match="signing key is unknown"):
+            jwks.verify(jwt.encode(claims, k1, "RS256", headers={"kid": "gone"}))
+        with pytest.raises(Unauthorized, match="HS256"):
+            jwks.verify(token())
+    finally:
+        server.close()

@@ -35,6 +35,7 @@ from matchq.observability import logger, metrics
 from matchq.settings import Settings
 
 HEADER_PROBE_BYTES = 1024 * 1024
+MAX_COLUMNS = 1000
 JOB_ID_PREFIX = "job_"
 STATUS_VALUES = ", ".join(s.value for s in JobStatus)
 
@@ -140,6 +141,10 @@ class JobService:
             columns = read_columns(data, source.name, complete=True)
         if columns is None:
             raise ValidationFailed(f"{field}: could not read the header of '{source.name}'")
+        if len(columns) > MAX_COLUMNS:
+            raise ValidationFailed(
+                f"{field}: '{source.name}' has {len(columns)} columns; at most {MAX_COLUMNS} are supported"
+            )
         return columns
 
     def _check_columns(self, config: MatchConfig, inputs: list[InputFile]) -> None:

@@ -20,6 +20,7 @@ class MaintenanceReport:
     freed_bytes: int
     requeued: list[str]
     failed: list[str]
+    long_running: int
 
 
 class Maintenance:
@@ -76,7 +77,20 @@ class Maintenance:
             logger.warning("reaped stale jobs", extra={"requeued": requeued, "failed": failed})
         return requeued, failed
 
+    def count_long_running(self) -> int:
+        """Running jobs past the expected duration (the `LongRunningJobs` alarm's metric)."""
+        cutoff = self.clock() - timedelta(seconds=self.settings.expected_job_seconds)
+        return sum(
+            1
+            for job in self.repo.by_status(JobStatus.RUNNING)
+            if job.started_at is not None and job.started_at < cutoff
+        )
+
     def run(self) -> MaintenanceReport:
         report = self.jobs.cleanup(None, self.settings.retention_hours)
         requeued, failed = self.reap_stale_jobs()
-        return MaintenanceReport(report.cleaned_jobs, report.freed_bytes, requeued, failed)
+        long_running = self.count_long_running()
+        metrics.add_metric(name="LongRunningJobs", unit="Count", value=long_running)
+        return MaintenanceReport(
+            report.cleaned_jobs, report.freed_bytes, requeued, failed, long_running
+        )

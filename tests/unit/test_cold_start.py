@@ -1,0 +1,44 @@
+"""API functions must not load the matching libraries (cold start); only the worker may."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import ROOT
+
+API_FUNCTIONS = sorted(
+    p.parent.name for p in (ROOT / "functions").glob("*/app.py") if p.parent.name != "worker"
+)
+HEAVY = ("pandas", "numpy", "rapidfuzz", "openpyxl")
+PROBE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[2:])))
+"""
+
+
+def loaded_heavy_modules(folder: str) -> list[str]:
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true", "PATH": ""}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(ROOT / "functions" / folder / "app.py"), *HEAVY],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return list(json.loads(out.stdout))
+
+
+def test_every_function_folder_is_known() -> None:
+    assert len(API_FUNCTIONS) == 11
+
+
+@pytest.mark.parametrize("folder", API_FUNCTIONS)
+def test_api_function_imports_without_matching_libraries(folder: str) -> None:
+    assert loaded_heavy_modules(folder) == []
