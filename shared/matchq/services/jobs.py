@@ -143,7 +143,8 @@ class JobService:
             raise ValidationFailed(f"{field}: could not read the header of '{source.name}'")
         if len(columns) > MAX_COLUMNS:
             raise ValidationFailed(
-                f"{field}: '{source.name}' has {len(columns)} columns; at most {MAX_COLUMNS} are supported"
+                f"{field}: '{source.name}' has {len(columns)} columns; "
+                f"at most {MAX_COLUMNS} are supported"
             )
         return columns
 
