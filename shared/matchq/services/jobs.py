@@ -84,6 +84,7 @@ class JobService:
     # --- reading -----------------------------------------------------------------------
 
     def get(self, principal: Principal, job_id: str) -> Job:
+        logger.append_keys(job_id=job_id)
         job = self.repo.get(job_id) if job_id.startswith(JOB_ID_PREFIX) else None
         if job is None:
             raise JobNotFound(job_id)
