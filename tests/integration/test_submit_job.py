@@ -197,3 +197,38 @@ def test_a_file_with_too_many_columns_is_rejected(aws: AwsStack) -> None:
     status, body, _ = _submit(aws, {"name": "n", "config": config})
     assert status == 400
     assert "1001 columns" in body["details"]
+
+
+def _xlsx(rows: list[list[str]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_xlsx_larger_than_the_header_probe_is_read_whole(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("matchq.services.jobs.HEADER_PROBE_BYTES", 256)
+    data = _xlsx([["customer_name", "email"], ["Jon Smith", "jon@example.com"]])
+    assert len(data) > 256
+    f1 = aws.upload("alice", "customers.xlsx", data)
+    f2 = aws.upload("alice", "people.csv", CSV2)
+    status, body, _ = _submit(aws, {"name": "n", "config": match_config(f1, f2)})
+    assert status == 200, body
+
+
+def test_a_csv_header_longer_than_the_probe_is_read_whole(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("matchq.services.jobs.HEADER_PROBE_BYTES", 16)
+    f1, f2 = _files(aws)
+    status, body, _ = _submit(aws, {"name": "n", "config": match_config(f1, f2)})
+    assert status == 200, body

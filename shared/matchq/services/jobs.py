@@ -21,7 +21,7 @@ from matchq.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from matchq.headers import read_columns
+from matchq.headers import NeedsWholeFile, read_columns
 from matchq.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -133,15 +133,16 @@ class JobService:
         if source.size_bytes == 0:
             raise ValidationFailed(f"{field}: '{source.name}' is empty")
         complete = source.size_bytes <= HEADER_PROBE_BYTES
-        data = self.storage.read_head(source.key, HEADER_PROBE_BYTES)
-        columns = read_columns(data, source.name, complete=complete)
-        if columns is None:
-            # The format needs the whole file for its header (xlsx).
-            limit = self.settings.max_upload_bytes
-            data = self.storage.read_head(source.key, limit)
+        try:
+            columns = read_columns(
+                self.storage.read_head(source.key, HEADER_PROBE_BYTES),
+                source.name,
+                complete=complete,
+            )
+        except NeedsWholeFile:
+            # The header did not fit in the probe (or the format, xlsx, needs the whole file).
+            data = self.storage.read_head(source.key, self.settings.max_upload_bytes)
             columns = read_columns(data, source.name, complete=True)
-        if columns is None:
-            raise ValidationFailed(f"{field}: could not read the header of '{source.name}'")
         if len(columns) > MAX_COLUMNS:
             raise ValidationFailed(
                 f"{field}: '{source.name}' has {len(columns)} columns; "
