@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format typecheck validate build sizes bench demo clean
+.PHONY: help setup run test lint format validate scan build sizes bench demo clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,8 +35,11 @@ validate: setup ## sam validate --lint and cfn-lint on template.yaml
 	$(BIN)/sam validate --lint
 	$(BIN)/cfn-lint template.yaml
 
-test: setup lint validate sizes ## every check: lint, template validation, build sizes, unit, integration and e2e tests
+test: setup lint validate scan sizes ## every check: lint, template validation, build sizes, unit, integration and e2e tests
 	$(BIN)/python -m pytest
+
+scan: ## checkov security scan of template.yaml (own venv .venv-scan: its pins clash with sam-cli)
+	@./scripts/scan-template
 
 build: setup ## sam build (arm64, offline wheels)
 	$(BIN)/sam build

@@ -583,28 +583,37 @@ def test_object_permissions_per_function(
     assert found == expected
 
 
-@pytest.mark.parametrize(
-    ("function", "writes"),
-    [
-        ("ListJobsFunction", False),
-        ("GetJobFunction", False),
-        ("JobStatsFunction", False),
-        ("JobResultsFunction", False),
-        ("SubmitJobFunction", True),
-        ("CancelJobFunction", True),
-        ("DeleteJobFunction", True),
-        ("CleanupJobsFunction", True),
-        ("WorkerFunction", True),
-        ("MaintenanceFunction", True),
-    ],
-)
-def test_table_access_per_function(resources: dict[str, Any], function: str, writes: bool) -> None:
+# The table calls each function's code makes (matchq.dal.jobs): every table user reads
+# (GetItem, Query), and writes only what its code path needs. Nobody gets Scan or Batch*.
+TABLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
+WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+TABLE_WRITES = {
+    "ListJobsFunction": set(),
+    "GetJobFunction": set(),
+    "JobStatsFunction": set(),
+    "JobResultsFunction": set(),
+    "SubmitJobFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem"},
+    "CancelJobFunction": {"dynamodb:UpdateItem"},
+    "DeleteJobFunction": {"dynamodb:DeleteItem"},
+    "CleanupJobsFunction": {"dynamodb:DeleteItem"},
+    "WorkerFunction": {"dynamodb:UpdateItem"},
+    "MaintenanceFunction": {"dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+}
+
+
+@pytest.mark.parametrize(("function", "writes"), TABLE_WRITES.items())
+def test_table_access_per_function(
+    resources: dict[str, Any], function: str, writes: set[str]
+) -> None:
     statements = granted(resources, function, "dynamodb:")
     assert statements, f"{function} cannot reach the table"
     table_actions = {a for s in statements for a in actions(s)}
-    assert ("dynamodb:UpdateItem" in table_actions) is writes
+    assert table_actions == TABLE_READS | writes
     for statement in statements:
         assert "JobsTable" in as_text(statement["Resource"])
+        if set(actions(statement)) & WRITE_ACTIONS:
+            # Writes go to the table itself, never to an index.
+            assert statement["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
 
 
 @pytest.mark.parametrize("function", ["AuthorizerFunction", "CreateUploadFunction"])
@@ -660,3 +669,239 @@ def test_outputs_name_the_api_bucket_table_and_queues(transformed: dict[str, Any
     assert outputs["TableName"]["Value"] == {"Ref": "JobsTable"}
     for queue in QUEUES:
         assert outputs[f"{queue}Url"]["Value"] == {"Ref": queue}
+
+
+def test_alarm_topic_is_an_output(transformed: dict[str, Any]) -> None:
+    assert transformed["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": "AlarmTopic"}
+
+
+# ----------------------------------------------------------------------------- least privilege
+
+# What SAM attaches to every generated role: logs (Resource "*" in AWS's own policy) and
+# X-Ray (which has no resource-level permissions). Nothing broader may appear.
+EXPECTED_MANAGED = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+
+
+def managed_policies(resources: dict[str, Any], function: str) -> set[str]:
+    arns = resources[f"{function}Role"]["Properties"]["ManagedPolicyArns"]
+    return {
+        (a["Fn::Sub"] if isinstance(a, dict) else a).replace("${AWS::Partition}", "aws")
+        for a in arns
+    }
+
+
+@pytest.mark.parametrize("function", [f for f in ALL_FUNCTIONS if f != "WorkerFunction"])
+def test_roles_carry_only_the_basic_execution_and_xray_managed_policies(
+    resources: dict[str, Any], function: str
+) -> None:
+    assert managed_policies(resources, function) == EXPECTED_MANAGED
+
+
+def test_worker_sqs_managed_policy_is_denied_outside_the_job_queues(
+    resources: dict[str, Any],
+) -> None:
+    sqs_managed = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+    assert managed_policies(resources, "WorkerFunction") == EXPECTED_MANAGED | {sqs_managed}
+    (deny,) = [s for s in role_statements(resources, "WorkerFunction") if s["Effect"] == "Deny"]
+    # Everything the managed policy allows on Resource "*".
+    assert set(actions(deny)) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+    assert deny["NotResource"] == [{"Fn::GetAtt": [q, "Arn"]} for q in QUEUES]
+    assert "Resource" not in deny
+
+
+def test_authorizer_reaches_only_its_signing_key(resources: dict[str, Any]) -> None:
+    for statement in role_statements(resources, "AuthorizerFunction"):
+        for action in actions(statement):
+            assert action.split(":")[0] in {"secretsmanager", "ssm"}, action
+    for service in ("dynamodb:", "s3:", "sqs:"):
+        assert granted(resources, "AuthorizerFunction", service) == []
+
+
+@pytest.mark.parametrize("function", ALL_FUNCTIONS)
+def test_no_scan_or_batch_access_to_the_table(resources: dict[str, Any], function: str) -> None:
+    for statement in granted(resources, function, "dynamodb:"):
+        for action in actions(statement):
+            assert "Scan" not in action
+            assert "Batch" not in action
+
+
+# ----------------------------------------------------------------------------- log groups
+
+
+def log_groups(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in resources.items() if v["Type"] == "AWS::Logs::LogGroup"}
+
+
+@pytest.mark.parametrize("function", ALL_FUNCTIONS)
+def test_every_function_has_its_log_group_with_a_retention(
+    resources: dict[str, Any], function: str
+) -> None:
+    props = resources[f"{function}LogGroup"]["Properties"]
+    assert props["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+    assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_log_groups_are_exactly_one_per_function(resources: dict[str, Any]) -> None:
+    assert set(log_groups(resources)) == {f"{f}LogGroup" for f in ALL_FUNCTIONS}
+
+
+def test_log_retention_parameter_defaults_to_30_days(template: dict[str, Any]) -> None:
+    param = template["Parameters"]["LogRetentionDays"]
+    assert param["Default"] == 30
+    assert param["Default"] in param["AllowedValues"]
+    # The values CloudWatch Logs accepts: a typo would only fail at deploy time.
+    assert set(param["AllowedValues"]) <= {
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+        2557, 2922, 3288, 3653,
+    }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- alarms
+
+
+def alarms(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+def dimensions(alarm: dict[str, Any]) -> dict[str, Any]:
+    return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+
+
+def test_every_alarm_notifies_the_topic_and_ignores_missing_data(
+    resources: dict[str, Any],
+) -> None:
+    found = alarms(resources)
+    assert len(found) == 12
+    for name, alarm in found.items():
+        assert alarm["TreatMissingData"] == "notBreaching", name
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", name
+        assert alarm["EvaluationPeriods"] >= 1
+
+
+@pytest.mark.parametrize("priority", PRIORITIES)
+def test_each_dead_letter_queue_alarms_on_any_visible_message(
+    resources: dict[str, Any], priority: str
+) -> None:
+    alarm = alarms(resources)[f"{priority}DeadLetterQueueAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert dimensions(alarm) == {
+        "QueueName": {"Fn::GetAtt": [f"{priority}DeadLetterQueue", "QueueName"]}
+    }
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["Threshold"] == 0
+
+
+@pytest.mark.parametrize("priority", PRIORITIES)
+def test_each_priority_queue_alarms_on_the_age_of_its_oldest_message(
+    resources: dict[str, Any], priority: str
+) -> None:
+    alarm = alarms(resources)[f"{priority}QueueAgeAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert dimensions(alarm) == {"QueueName": {"Fn::GetAtt": [f"{priority}Queue", "QueueName"]}}
+    assert alarm["Threshold"] == {"Ref": f"QueueAgeAlarmSeconds{priority}"}
+
+
+def test_queue_age_thresholds_tighten_with_priority_and_outlast_a_worker_run(
+    template: dict[str, Any],
+) -> None:
+    params = template["Parameters"]
+    thresholds = [params[f"QueueAgeAlarmSeconds{p}"]["Default"] for p in PRIORITIES]
+    assert thresholds == sorted(set(thresholds), reverse=True), thresholds
+    # The metric counts in-flight messages: a job that simply runs must not raise it.
+    assert min(thresholds) > params["WorkerTimeoutSeconds"]["MaxValue"]
+
+
+@pytest.mark.parametrize(
+    ("alarm_id", "function", "metric"),
+    [
+        ("WorkerErrorsAlarm", "WorkerFunction", "Errors"),
+        ("WorkerThrottlesAlarm", "WorkerFunction", "Throttles"),
+        ("MaintenanceErrorsAlarm", "MaintenanceFunction", "Errors"),
+    ],
+)
+def test_lambda_alarms(
+    resources: dict[str, Any], alarm_id: str, function: str, metric: str
+) -> None:
+    alarm = alarms(resources)[alarm_id]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", metric)
+    assert dimensions(alarm) == {"FunctionName": {"Ref": function}}
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Threshold"] == 0
+
+
+def test_long_running_jobs_alarm_matches_what_maintenance_publishes(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    alarm = alarms(resources)["LongRunningJobsAlarm"]
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"] == "matchq"
+    assert alarm["MetricName"] == "LongRunningJobs"
+    # Powertools adds the service name as the "service" dimension of every metric.
+    assert dimensions(alarm) == {"service": env["POWERTOOLS_SERVICE_NAME"]}
+    assert alarm["Threshold"] == 0
+    assert "Unit" not in alarm  # a unit mismatch would make the alarm see no data at all
+    source = (ROOT / "shared/matchq/services/maintenance.py").read_text(encoding="utf-8")
+    assert 'name="LongRunningJobs"' in source
+
+
+def test_maintenance_knows_the_expected_job_duration(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    env = resources["MaintenanceFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["MATCHQ_EXPECTED_JOB_SECONDS"] == {"Ref": "ExpectedJobSeconds"}
+    assert template["Parameters"]["ExpectedJobSeconds"]["Default"] == 600
+
+
+def test_alarm_email_subscription_only_when_an_address_is_given(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert template["Conditions"]["HasAlarmEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]
+    }
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+
+
+def test_local_stack_loads_the_template_with_logs_and_alarms() -> None:
+    from matchq_local.template import load_stack
+
+    stack = load_stack("http://localhost:5001")
+    assert set(stack.functions) == set(ALL_FUNCTIONS)
+    assert "AlarmEmailSubscription" not in stack.resources
+    with_email = load_stack("http://localhost:5001", parameters={"AlarmEmail": "ops@example.com"})
+    assert with_email.resources["AlarmEmailSubscription"]["Properties"]["Endpoint"] == (
+        "ops@example.com"
+    )
+
+
+# ----------------------------------------------------------------------------- scanner
+
+
+def test_every_scanner_suppression_names_a_check_and_a_reason(template: dict[str, Any]) -> None:
+    for name, resource in template["Resources"].items():
+        skips = resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        for skip in skips:
+            assert set(skip) == {"id", "comment"}, name
+            assert skip["id"].startswith(("CKV_AWS_", "CKV2_AWS_")), name
+            assert len(skip["comment"]) >= 40, f"{name}: {skip['id']} needs a real reason"
