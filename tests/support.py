@@ -225,13 +225,18 @@ def fake_engine(config: Any, file1: Path, file2: Path, out_dir: Path, **kwargs: 
 def runner(engine: Any = fake_engine) -> Any:
     """A JobRunner wired to the current (moto) environment."""
     from matchq.dal.jobs import JobRepository
+    from matchq.dal.queues import JobQueues
     from matchq.dal.storage import Storage
     from matchq.services.worker import JobRunner
     from matchq.settings import get_settings
 
     settings = get_settings()
     return JobRunner(
-        JobRepository(settings.table_name), Storage(settings.bucket_name), settings, engine=engine
+        JobRepository(settings.table_name),
+        Storage(settings.bucket_name),
+        settings,
+        engine=engine,
+        queues=JobQueues(settings.queue_urls),
     )
 
 

@@ -298,3 +298,63 @@ def test_maintenance_counts_jobs_running_past_the_expected_duration(aws: AwsStac
     started = utcnow() - timedelta(hours=2)
     repo._table.put_item(Item=job_to_item(claimed.model_copy(update={"started_at": started})))
     assert maintenance().run().long_running == 1
+
+
+def _s3_down(*args: Any, **kwargs: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    raise ClientError(
+        {"Error": {"Code": "ServiceUnavailable", "Message": "arn:aws:s3 busy"}}, "Get"
+    )
+
+
+def test_a_storage_error_requeues_the_job(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matchq.dal.storage import Storage
+
+    job_id = submit(aws)
+    aws.receive(2)
+    monkeypatch.setattr(Storage, "download", _s3_down)
+    assert complete(aws, job_id) == "requeued"
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.PENDING and job.attempts == 1
+    assert [json.loads(m["Body"])["job_id"] for m in aws.receive(2)] == [job_id]
+    monkeypatch.undo()
+    assert complete(aws, job_id) == "completed"
+
+
+def test_a_storage_error_on_the_last_attempt_fails_the_job_without_internals(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matchq.dal.storage import Storage
+
+    monkeypatch.setenv("MATCHQ_MAX_ATTEMPTS", "1")
+    from matchq.settings import get_settings
+
+    get_settings.cache_clear()
+    job_id = submit(aws)
+    monkeypatch.setattr(Storage, "download", _s3_down)
+    assert complete(aws, job_id) == "failed"
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.FAILED
+    assert "storage or database service failed" in job.error_message
+    assert "arn:" not in job.error_message and "busy" not in job.error_message
+
+
+def test_a_database_error_while_reporting_progress_requeues_the_job(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submit(aws)
+    original = JobRepository.report_progress
+    failures = iter([True])
+
+    def flaky(self: JobRepository, *args: Any, **kwargs: Any) -> Any:
+        if next(failures, False):
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceeded"}}, "UpdateItem")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobRepository, "report_progress", flaky)
+    assert complete(aws, job_id) == "requeued"
+    assert job_record(aws, job_id).status is JobStatus.PENDING
+    assert complete(aws, job_id) == "completed"

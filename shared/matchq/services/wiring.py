@@ -43,7 +43,12 @@ def reset() -> None:
 @cache
 def job_runner() -> JobRunner:
     settings = get_settings()
-    return JobRunner(JobRepository(settings.table_name), Storage(settings.bucket_name), settings)
+    return JobRunner(
+        JobRepository(settings.table_name),
+        Storage(settings.bucket_name),
+        settings,
+        queues=JobQueues(settings.queue_urls),
+    )
 
 
 @cache

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from matchq.config import MatchConfig
+from matchq.dal import SERVICE_ERRORS
 from matchq.dal.jobs import JobRepository
+from matchq.dal.queues import JobQueues
 from matchq.dal.storage import Storage, results_prefix
 from matchq.errors import JobCancelled, MatchqError
 from matchq.models import Job, JobStatus, utcnow
@@ -109,9 +111,11 @@ class JobRunner:
         settings: Settings,
         *,
         engine: MatchEngine | None = None,
+        queues: JobQueues | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.repo = repo
+        self.queues = queues
         self.storage = storage
         self.settings = settings
         self._engine = engine
@@ -214,6 +218,9 @@ class JobRunner:
             )
         except MatchqError as exc:
             return self._fail(job, run_id, prefix, exc.details)
+        except SERVICE_ERRORS:
+            logger.exception("AWS service error during the run")
+            return self._retry_later(job, run_id, prefix)
         except Exception:
             logger.exception("job crashed")
             return self._fail(
@@ -260,6 +267,28 @@ class JobRunner:
             logger.info("job cancelled while running; results removed")
             return "cancelled"
         return f"stopped ({current.status.value})"
+
+    def _retry_later(self, job: Job, run_id: str, prefix: str) -> str:
+        """A storage or database failure: run the job again, up to the attempt limit."""
+        attempts = job.attempts
+        if self.queues is None or attempts >= self.settings.max_attempts:
+            return self._fail(
+                job,
+                run_id,
+                prefix,
+                f"A storage or database service failed during the run ({attempts} attempts); "
+                "please resubmit the job",
+            )
+        current = job.model_copy(update={"run_id": run_id})
+        back = self.repo.requeue(
+            current,
+            now=self.clock(),
+            message=f"Re-queued after a service error (attempt {attempts})",
+        )
+        if back is None:
+            return self._stopped(job, prefix)
+        self.queues.enqueue(job.id, job.priority)
+        return "requeued"
 
     def _fail(self, job: Job, run_id: str, prefix: str, error_message: str) -> str:
         self.storage.delete_prefix(prefix)
