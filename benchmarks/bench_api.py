@@ -1,0 +1,161 @@
+"""API latency of the local stack: p50/p99 of GET /jobs/{id}, POST /jobs/submit, GET /jobs/list.
+
+Starts `matchq serve` on free ports (unless --url is given), then sends sequential requests
+from one client, as a user polling the API would, and prints a table.
+
+Usage: python benchmarks/bench_api.py [--requests 200] [--url http://localhost:5000/api/v1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "src")]
+
+from matchq.auth import issue_token  # noqa: E402
+
+from matchq_local.client import ApiClient  # noqa: E402
+
+WARMUP = 10
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def started_stack() -> Iterator[tuple[str, str]]:
+    """(base URL, JWT secret) of a fresh local stack with one worker slot."""
+    port, aws_port, secret = _free_port(), _free_port(), secrets.token_urlsafe(32)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MATCHQ_"))}
+    env.update(
+        MATCHQ_PORT=str(port),
+        MATCHQ_AWS_PORT=str(aws_port),
+        MATCHQ_WORKERS="1",
+        MATCHQ_JWT_SECRET=secret,
+        PYTHONPATH=os.pathsep.join([str(ROOT / "shared"), str(ROOT / "src")]),
+    )
+    log = Path(tempfile.mkstemp(prefix="matchq-bench-", suffix=".log")[1])
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "matchq_cli.main", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while "ready" not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    f"local stack did not start:\n{log.read_text(errors='replace')[-3000:]}"
+                )
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/api/v1", secret
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.unlink(missing_ok=True)
+
+
+def measure(call: Callable[[], httpx.Response], n: int) -> list[float]:
+    """Milliseconds of `n` sequential calls after a warm-up; every call must succeed."""
+    for _ in range(WARMUP):
+        call().raise_for_status()
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        response = call()
+        times.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return times
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def run(base_url: str, token: str, n: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="matchq-bench-"))
+    left, right = work / "a.csv", work / "b.csv"
+    left.write_text("name,city\nAnna Schmidt,Berlin\nJosé García,Madrid\n")
+    right.write_text("full_name,town\nSCHMIDT ANNA,Berlin\nJose Garcia,Madrid\n")
+    with ApiClient(base_url, token) as api:
+        config = {
+            "file1": api.upload(left),
+            "file2": api.upload(right),
+            "mappings": [{"file1_col": "name", "file2_col": "full_name", "match_type": "fuzzy"}],
+            "threshold": 80,
+        }
+        job_id = api.submit("bench", config)
+        api.wait(job_id, timeout=60)
+        body = {"name": "bench", "config": config, "priority": 1}
+        rows = [
+            ("GET /jobs/{id}", measure(lambda: api.http.get(f"/jobs/{job_id}"), n)),
+            ("POST /jobs/submit", measure(lambda: api.http.post("/jobs/submit", json=body), n)),
+        ]
+        # The submitted jobs run meanwhile; list once they are done, so the worker is idle.
+        deadline = time.monotonic() + 300
+        while (stats := api.stats())["pending"] + stats["running"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        rows.append(("GET /jobs/list", measure(lambda: api.http.get("/jobs/list"), n)))
+        rows.append(
+            ("GET /jobs/list?limit=10", measure(lambda: api.http.get("/jobs/list?limit=10"), n))
+        )
+        jobs = len(api.list_jobs(limit=1000))
+    print(
+        f"\nAPI latency, local stack ({n} sequential requests each after {WARMUP} warm-up;"
+        f" {jobs} jobs listed)"
+    )
+    print(f"{'endpoint':<24}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'mean ms':>9}")
+    for name, times in rows:
+        print(
+            f"{name:<24}{percentile(times, 50):9.1f}{percentile(times, 90):9.1f}"
+            f"{percentile(times, 99):9.1f}{max(times):9.1f}{statistics.fmean(times):9.1f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="measured requests per endpoint")
+    parser.add_argument(
+        "--url", help="use a running stack (token from MATCHQ_TOKEN or the local secret)"
+    )
+    args = parser.parse_args()
+    if args.url:
+        token = os.environ.get("MATCHQ_TOKEN")
+        if not token:
+            from matchq_local.secret import local_jwt_secret
+
+            token = issue_token(local_jwt_secret(), "bench-user")
+        run(args.url.rstrip("/"), token, args.requests)
+        return
+    with started_stack() as (url, secret):
+        run(url, issue_token(secret, "bench-user"), args.requests)
+
+
+if __name__ == "__main__":
+    main()

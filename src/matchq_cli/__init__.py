@@ -1,0 +1,1 @@
+"""The `matchq` command-line tool."""

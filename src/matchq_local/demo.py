@@ -1,0 +1,225 @@
+"""`make demo`: the main job end to end against a local stack.
+
+Uses the stack answering at MATCHQ_URL (or on MATCHQ_PORT); otherwise starts one in the
+background and stops it afterwards. Uploads the two sample files, submits a matching
+job, shows its progress on one line, downloads the results and prints a summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from matchq_local.client import ApiClient, ApiError
+from matchq_local.template import ROOT
+
+SAMPLES = ROOT / "samples"
+FILE1 = SAMPLES / "crm_customers.csv"
+FILE2 = SAMPLES / "billing_accounts.csv"
+START_TIMEOUT = 90.0
+
+CONFIG: dict[str, Any] = {
+    "mappings": [
+        # Names differ in order ("Garcia, José"), accents, case and typos.
+        {
+            "file1_col": "customer_name",
+            "file2_col": "full_name",
+            "match_type": "fuzzy",
+            "scorer": "token_sort_ratio",
+            "use_normalization": True,
+            "weight": 3.0,
+        },
+        # The same e-mail is strong evidence; an empty one on either side is left out.
+        {"file1_col": "email", "file2_col": "email_address", "match_type": "exact", "weight": 2.0},
+        {"file1_col": "zip", "file2_col": "postcode", "match_type": "exact", "weight": 1.0},
+        {
+            "file1_col": "city",
+            "file2_col": "town",
+            "match_type": "fuzzy",
+            "scorer": "ratio",
+            "use_normalization": True,
+            "weight": 0.5,
+        },
+    ],
+    "output_cols1": ["customer_id", "customer_name", "email", "city"],
+    "output_cols2": ["account_no", "full_name", "email_address", "town"],
+    "threshold": 80,
+    "match_mode": "one_to_one",
+    "generate_unmatched": True,
+}
+
+
+def base_url() -> str:
+    if url := os.environ.get("MATCHQ_URL", "").strip():
+        return url.rstrip("/")
+    return f"http://localhost:{os.environ.get('MATCHQ_PORT', '5000').strip() or '5000'}/api/v1"
+
+
+def answers(url: str) -> bool:
+    """True when a matchq API answers at `url` (a 401 error body counts)."""
+    try:
+        response = httpx.get(f"{url}/jobs/stats", timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    try:
+        return "error" in response.json() or response.status_code == 200
+    except ValueError:
+        return False
+
+
+@contextmanager
+def local_stack(url: str) -> Iterator[str]:
+    """The URL of a stack: the one answering at `url`, or one started for the demo."""
+    if answers(url):
+        print(f"Using the local stack at {url}")
+        yield url
+        return
+    print("Starting a local stack in the background ...")
+    log = Path(tempfile.gettempdir()) / f"matchq-demo-serve-{os.getpid()}.log"
+    env = dict(os.environ)
+    paths = [str(ROOT / "shared"), str(ROOT / "src"), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "matchq_cli.main", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while "ready" not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise SystemExit(f"the local stack did not start; its log:\n{tail}")
+            time.sleep(0.1)
+        print(log.read_text(errors="replace").strip().splitlines()[-1])
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        print("Stopped the local stack started for the demo.")
+        log.unlink(missing_ok=True)
+
+
+def token() -> str:
+    if value := os.environ.get("MATCHQ_TOKEN", "").strip():
+        return value
+    from matchq.auth import issue_token
+
+    from matchq_local.secret import local_jwt_secret
+
+    return issue_token(local_jwt_secret(), "demo-user", ttl_seconds=3600)
+
+
+def progress_line(job: dict[str, Any], started: float) -> None:
+    width = 30
+    filled = width * int(job["progress"]) // 100
+    bar = "#" * filled + "-" * (width - filled)
+    eta = job.get("estimated_remaining")
+    eta_text = f" ETA {eta}s" if eta else ""
+    text = (
+        f"\r  [{bar}] {job['progress']:3d}% {job['status']:<9} {job['message'][:40]:<40}{eta_text}"
+    )
+    sys.stdout.write(f"{text:<100}"[:110] + f" {time.monotonic() - started:5.1f}s")
+    sys.stdout.flush()
+
+
+def histogram(scores: list[float], width: int = 40) -> list[str]:
+    buckets = Counter(min(95, int(score // 5) * 5) for score in scores)
+    if not buckets:
+        return ["  (no matches)"]
+    top = max(buckets.values())
+    lines = []
+    for low in range(min(buckets), 100, 5):
+        count = buckets.get(low, 0)
+        bar = "#" * max(1 if count else 0, round(width * count / top))
+        lines.append(f"  {low:3d}-{low + 5:<3d} {bar:<{width}} {count}")
+    return lines
+
+
+def summary(directory: Path, elapsed: float) -> None:
+    def load(name: str) -> list[dict[str, Any]]:
+        path = directory / name
+        return json.loads(path.read_text()) if path.exists() else []
+
+    matched = load("matched_results.json")
+    unmatched1, unmatched2 = load("unmatched_1.json"), load("unmatched_2.json")
+    print(f"\nResults ({elapsed:.1f} s end to end), saved in {directory}:")
+    print(f"  matched pairs:           {len(matched)}")
+    print(f"  unmatched CRM customers: {len(unmatched1)}")
+    print(f"  unmatched billing rows:  {len(unmatched2)}")
+    print("\nScore histogram:")
+    print("\n".join(histogram([float(m["score"]) for m in matched])))
+    print("\nExample pairs (lowest scores above the threshold are the interesting ones):")
+    examples = (
+        sorted(matched, key=lambda m: m["score"])[:3]
+        + sorted(matched, key=lambda m: -m["score"])[:2]
+    )
+    for pair in examples:
+        left, right = pair["file1"], pair["file2"]
+        name1, email1 = left.get("customer_name") or "-", left.get("email") or "-"
+        name2, email2 = right.get("full_name") or "-", right.get("email_address") or "-"
+        print(f"  {pair['score']:5.1f}  {name1:<24} {email1:<36} ~ {name2:<24} {email2}")
+
+
+def run() -> int:
+    url = base_url()
+    for path in (FILE1, FILE2):
+        if not path.exists():
+            raise SystemExit(f"{path} is missing; run: python scripts/make_samples.py")
+    with local_stack(url) as api_url, ApiClient(api_url, token()) as api:
+        started = time.monotonic()
+        print(f"Uploading {FILE1.name} and {FILE2.name} ...")
+        config = {**CONFIG, "file1": api.upload(FILE1), "file2": api.upload(FILE2)}
+        job_id = api.submit("Demo: CRM customers vs billing accounts", config, priority=3)
+        print(f"Submitted {job_id}")
+        job = api.wait(
+            job_id, timeout=900, interval=0.2, on_update=lambda j: progress_line(j, started)
+        )
+        print()
+        if job["status"] != "completed":
+            print(
+                f"Job {job['status']}: {job.get('error_message') or job['message']}",
+                file=sys.stderr,
+            )
+            return 1
+        directory = ROOT / ".matchq" / "demo-results" / job_id
+        api.download(job_id, directory)
+        summary(directory, time.monotonic() - started)
+    return 0
+
+
+def main() -> None:
+    try:
+        sys.exit(run())
+    except ApiError as exc:
+        hint = (
+            " (is the running stack using another MATCHQ_JWT_SECRET?)" if exc.status == 401 else ""
+        )
+        print(f"demo failed: {exc}{hint}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
