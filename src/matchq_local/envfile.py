@@ -2,8 +2,8 @@
 
 Every function's environment is resolved for the embedded AWS endpoint as a Docker
 container reaches it (host.docker.internal:5001). SAM CLI overrides only variables the
-template declares for the function (plus its own AWS_* set), so AWS_ENDPOINT_URL in the
-"Parameters" section takes effect only once the template declares it.
+template declares for the function (plus its own AWS_* set), so the endpoint travels in
+MATCHQ_AWS_ENDPOINT_URL, which the template declares and `matchq.dal` hands to boto3.
 
 Usage: python -m matchq_local.envfile [--host host.docker.internal] [--port 5001] [--out PATH]
 """
@@ -27,14 +27,15 @@ def env_document(host: str = DOCKER_HOST, port: int = DEFAULT_AWS_PORT) -> dict[
     stack = load_stack(endpoint)
     document: dict[str, Any] = {
         "Parameters": {
-            "AWS_ENDPOINT_URL": endpoint,
+            "MATCHQ_AWS_ENDPOINT_URL": endpoint,
             "AWS_DEFAULT_REGION": REGION,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
     }
     for logical_id, spec in sorted(stack.functions.items()):
-        document[logical_id] = dict(sorted(spec.environment.items()))
+        environment = {**spec.environment, "MATCHQ_AWS_ENDPOINT_URL": endpoint}
+        document[logical_id] = dict(sorted(environment.items()))
     return document
 
 
