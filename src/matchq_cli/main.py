@@ -1,8 +1,10 @@
 """`matchq`: the command-line tool (CONTRACT section 2).
 
-Each subcommand is one `add_<name>(subparsers)` function that registers its parser and
-sets `func`; `func(args)` returns the exit status. Client subcommands share the global
-`--url`, `--token` and `--json` options.
+Each subcommand is one `add_<name>(subparsers, common)` function that registers its parser
+and sets `func`; `func(args)` returns the exit status. `serve`, `token` and `invoke` are
+here; the client subcommands (submit, list, get, cancel, delete, stats, cleanup,
+download) are in `matchq_cli.commands`, on the SDK. All share the global `--url`,
+`--token` and `--json` options, which also work after the subcommand.
 """
 
 from __future__ import annotations
@@ -11,19 +13,18 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
+from matchq_cli import commands
+from matchq_cli.errors import PREFIX, CliError, error_line
+from matchq_client import DEFAULT_URL
 
-DEFAULT_URL = "http://localhost:5000/api/v1"
+__all__ = ["CliError", "build_parser", "main"]
 
 Command = Callable[[argparse.Namespace], int]
-
-
-class CliError(Exception):
-    """A failure reported as one line on stderr with exit status 1."""
 
 
 def emit(args: argparse.Namespace, data: Any, text: str | None = None) -> None:
@@ -47,6 +48,12 @@ def add_serve(subparsers: Any, common: argparse.ArgumentParser) -> None:
             "MATCHQ_JWT_SECRET, MATCHQ_LOG_LEVEL (WARNING), MATCHQ_MAINTENANCE_SECONDS, "
             "MATCHQ_PARAMETER_OVERRIDES ('Key=Value ...' for template parameters)."
         ),
+        epilog=(
+            "examples:\n"
+            "  matchq serve                      # same as `make run`\n"
+            "  matchq serve --port 8000 --workers 4"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, help="HTTP port (default: MATCHQ_PORT or 5000)")
     parser.add_argument(
@@ -76,7 +83,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def add_token(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
-        "token", parents=[common], help="print a JWT the local stack accepts"
+        "token",
+        parents=[common],
+        help="print a JWT the local stack accepts",
+        epilog=(
+            "examples:\n"
+            "  export MATCHQ_TOKEN=$(matchq token --user alice)\n"
+            "  matchq token --user ops --admin --ttl 600"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--user", required=True, help="user id (the token's sub)")
     parser.add_argument("--admin", action="store_true", help="add the admin role")
@@ -109,6 +124,12 @@ def add_invoke(subparsers: Any, common: argparse.ArgumentParser) -> None:
             "FUNCTION is a logical id (GetJobFunction) or a folder under functions/ (get_job). "
             "Uses the AWS endpoint on MATCHQ_AWS_PORT when one answers, else a temporary one."
         ),
+        epilog=(
+            "examples:\n"
+            "  matchq invoke JobStatsFunction --event events/job_stats.json --user alice\n"
+            "  matchq invoke maintenance --event events/maintenance.json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("function", metavar="FUNCTION")
     parser.add_argument("--event", "-e", required=True, help="event JSON file ('-' for stdin)")
@@ -144,206 +165,44 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- client subcommands
-
-
-def api_client(args: argparse.Namespace) -> Any:
-    from matchq_local.client import ApiClient
-
-    if not args.token:
-        raise CliError(
-            "no token: pass --token or set MATCHQ_TOKEN (`matchq token --user U` prints one)"
-        )
-    return ApiClient(args.url, args.token)
-
-
-def _job_line(job: dict[str, Any]) -> str:
-    return (
-        f"{job['id']}  {job['status']:<9} p{job['priority']} {job['progress']:3d}%  "
-        f"{job['created_at']}  {job['name']}"
-    )
-
-
-def add_submit(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser(
-        "submit", parents=[common], help="upload two files and submit a job"
-    )
-    parser.add_argument("--file1", required=True, type=Path)
-    parser.add_argument("--file2", required=True, type=Path)
-    parser.add_argument("--config", required=True, type=Path, help="matching config JSON")
-    parser.add_argument("--name", help="job name (default: the two file names)")
-    parser.add_argument("--priority", type=int, default=2, help="1 low .. 4 urgent (default 2)")
-    parser.add_argument("--wait", action="store_true", help="wait for the job, showing progress")
-    parser.add_argument(
-        "--download", type=Path, metavar="DIR", help="download the results (implies --wait)"
-    )
-    parser.set_defaults(func=cmd_submit)
-
-
-def cmd_submit(args: argparse.Namespace) -> int:
-    try:
-        config = json.loads(args.config.read_text())
-    except OSError as exc:
-        raise CliError(f"cannot read {args.config}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise CliError(f"{args.config} is not JSON: {exc}") from exc
-    for path in (args.file1, args.file2):
-        if not path.is_file():
-            raise CliError(f"no such file: {path}")
-    with api_client(args) as api:
-        config = {**config, "file1": api.upload(args.file1), "file2": api.upload(args.file2)}
-        name = args.name or f"{args.file1.name} vs {args.file2.name}"
-        job_id = api.submit(name, config, priority=args.priority)
-        if not (args.wait or args.download):
-            emit(args, {"job_id": job_id}, job_id)
-            return 0
-
-        def show(job: dict[str, Any]) -> None:
-            if not args.json:
-                print(
-                    f"\r{job['status']:<9} {job['progress']:3d}% {job['message'][:60]:<60}",
-                    end="",
-                    flush=True,
-                )
-
-        job = api.wait(job_id, timeout=24 * 3600, interval=0.5, on_update=show)
-        if not args.json:
-            print()
-        if job["status"] != "completed":
-            raise CliError(
-                f"job {job_id} {job['status']}: {job.get('error_message') or job['message']}"
-            )
-        files = [str(p) for p in api.download(job_id, args.download)] if args.download else []
-        emit(args, {**job, "downloaded": files}, "\n".join([job_id, *files]))
-    return 0
-
-
-def add_list(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("list", parents=[common], help="list jobs, newest first")
-    parser.add_argument(
-        "--status", choices=["pending", "running", "completed", "failed", "cancelled"]
-    )
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--next-token", help="X-Next-Token of the previous page")
-    parser.set_defaults(func=cmd_list)
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    params = {
-        k: v
-        for k, v in (
-            ("status", args.status),
-            ("limit", args.limit),
-            ("next_token", args.next_token),
-        )
-        if v
-    }
-    with api_client(args) as api:
-        response = api.request("GET", "/jobs/list", params=params)
-    jobs = response.json()
-    text = "\n".join(_job_line(job) for job in jobs) or "(no jobs)"
-    if token := response.headers.get("X-Next-Token"):
-        text += f"\nmore: --next-token {token}"
-    emit(args, jobs, text)
-    return 0
-
-
-def _job_command(name: str, help_text: str, call: Callable[[Any, str], Any]) -> Callable[..., None]:
-    def add(subparsers: Any, common: argparse.ArgumentParser) -> None:
-        parser = subparsers.add_parser(name, parents=[common], help=help_text)
-        parser.add_argument("job_id", metavar="JOB_ID")
-
-        def run(args: argparse.Namespace) -> int:
-            with api_client(args) as api:
-                emit(args, call(api, args.job_id))
-            return 0
-
-        parser.set_defaults(func=run)
-
-    return add
-
-
-add_get = _job_command("get", "show one job", lambda api, job_id: api.get(job_id))
-add_cancel = _job_command(
-    "cancel", "cancel a pending or running job", lambda api, job_id: api.cancel(job_id)
-)
-add_delete = _job_command(
-    "delete", "delete a finished job and its files", lambda api, job_id: api.delete(job_id)
-)
-
-
-def add_stats(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("stats", parents=[common], help="job counts and worker capacity")
-    parser.set_defaults(func=cmd_stats)
-
-
-def cmd_stats(args: argparse.Namespace) -> int:
-    with api_client(args) as api:
-        emit(args, api.stats())
-    return 0
-
-
-def add_cleanup(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("cleanup", parents=[common], help="remove old finished jobs")
-    parser.add_argument("--max-age-hours", type=int, help="1..168 (default 24)")
-    parser.set_defaults(func=cmd_cleanup)
-
-
-def cmd_cleanup(args: argparse.Namespace) -> int:
-    with api_client(args) as api:
-        emit(args, api.cleanup(args.max_age_hours))
-    return 0
-
-
-def add_download(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser(
-        "download", parents=[common], help="download a completed job's result files"
-    )
-    parser.add_argument("job_id", metavar="JOB_ID")
-    parser.add_argument("directory", metavar="DIR", type=Path)
-    parser.set_defaults(func=cmd_download)
-
-
-def cmd_download(args: argparse.Namespace) -> int:
-    with api_client(args) as api:
-        paths = [str(p) for p in api.download(args.job_id, args.directory)]
-    emit(args, paths, "\n".join(paths))
-    return 0
-
-
 # ---------------------------------------------------------------- the parser
 
+MAIN_EPILOG = """
+examples:
+  make run                                   # or: matchq serve (in another terminal)
+  export MATCHQ_TOKEN=$(matchq token --user alice)
+  matchq submit --file1 crm.csv --file2 billing.csv --map customer_name=full_name --wait
+  matchq list
+  matchq get JOB_ID --json
+
+`matchq COMMAND --help` shows a command's options and examples.
+"""
 
 SUBCOMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     add_serve,
     add_token,
     add_invoke,
-    add_submit,
-    add_list,
-    add_get,
-    add_cancel,
-    add_delete,
-    add_stats,
-    add_cleanup,
-    add_download,
+    *commands.SUBCOMMANDS,
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     # The global options also work after the subcommand (`matchq list --json`).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    common.add_argument("--token", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--url", default=argparse.SUPPRESS, help="API base URL (env MATCHQ_URL)")
     common.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        "--token", default=argparse.SUPPRESS, help="bearer token (env MATCHQ_TOKEN)"
     )
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     parser = argparse.ArgumentParser(
         prog="matchq",
         description="Record-matching jobs: client of the matchq API and its local stack.",
+        epilog=MAIN_EPILOG.strip("\n"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--url",
-        default=os.environ.get("MATCHQ_URL", DEFAULT_URL),
+        default=os.environ.get("MATCHQ_URL") or DEFAULT_URL,
         help=f"API base URL (env MATCHQ_URL, default {DEFAULT_URL})",
     )
     parser.add_argument(
@@ -356,24 +215,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def report(message: str) -> None:
+    print(f"{PREFIX}{message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `matchq` with `argv` (default: the command line); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Command = args.func
     try:
         return func(args)
-    except CliError as exc:
-        print(f"matchq {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:
-        from matchq_local.client import ApiError
-
-        if isinstance(exc, ApiError | httpx.HTTPError):
-            print(f"matchq {args.command}: {exc}", file=sys.stderr)
-            return 1
-        raise
     except KeyboardInterrupt:
         return 130
+    except CliError as exc:
+        report(str(exc))
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`matchq list | head`): stop quietly, like other tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        # serve, token and invoke keep their tracebacks for unexpected failures; the
+        # client commands never show one.
+        if not getattr(args, "client_command", False):
+            raise
+        if os.environ.get("MATCHQ_DEBUG"):
+            traceback.print_exc()
+        report(error_line(exc, args.url))
+        return 1
 
 
 if __name__ == "__main__":

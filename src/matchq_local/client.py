@@ -1,4 +1,7 @@
-"""A small HTTP client of the matchq API (used by the demo, the benchmarks and the e2e tests)."""
+"""A small HTTP client of the matchq API, kept for the benchmarks and the e2e tests.
+
+New code uses the SDK, `matchq_client.MatchqClient` (the CLI and the demo do).
+"""
 
 from __future__ import annotations
 

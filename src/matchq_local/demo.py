@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from matchq_local.client import ApiClient, ApiError
+from matchq_client import Job, MatchqClient, MatchqError, Unauthorized
 from matchq_local.template import ROOT
 
 SAMPLES = ROOT / "samples"
@@ -130,15 +130,13 @@ def token() -> str:
     return issue_token(local_jwt_secret(), "demo-user", ttl_seconds=3600)
 
 
-def progress_line(job: dict[str, Any], started: float) -> None:
+def progress_line(job: Job, started: float) -> None:
     width = 30
-    filled = width * int(job["progress"]) // 100
+    filled = width * job.progress // 100
     bar = "#" * filled + "-" * (width - filled)
-    eta = job.get("estimated_remaining")
+    eta = job.estimated_remaining
     eta_text = f" ETA {eta}s" if eta else ""
-    text = (
-        f"\r  [{bar}] {job['progress']:3d}% {job['status']:<9} {job['message'][:40]:<40}{eta_text}"
-    )
+    text = f"\r  [{bar}] {job.progress:3d}% {job.status:<9} {job.message[:40]:<40}{eta_text}"
     sys.stdout.write(f"{text:<100}"[:110] + f" {time.monotonic() - started:5.1f}s")
     sys.stdout.flush()
 
@@ -186,24 +184,26 @@ def run() -> int:
     for path in (FILE1, FILE2):
         if not path.exists():
             raise SystemExit(f"{path} is missing; run: python scripts/make_samples.py")
-    with local_stack(url) as api_url, ApiClient(api_url, token()) as api:
+    with local_stack(url) as api_url, MatchqClient(api_url, token()) as api:
         started = time.monotonic()
         print(f"Uploading {FILE1.name} and {FILE2.name} ...")
-        config = {**CONFIG, "file1": api.upload(FILE1), "file2": api.upload(FILE2)}
-        job_id = api.submit("Demo: CRM customers vs billing accounts", config, priority=3)
+        job_id = api.submit_files(
+            FILE1, FILE2, CONFIG, name="Demo: CRM customers vs billing accounts", priority=3
+        )
         print(f"Submitted {job_id}")
         job = api.wait(
-            job_id, timeout=900, interval=0.2, on_update=lambda j: progress_line(j, started)
+            job_id,
+            timeout=900,
+            poll_interval=0.2,
+            max_interval=1.0,
+            on_progress=lambda j: progress_line(j, started),
         )
         print()
-        if job["status"] != "completed":
-            print(
-                f"Job {job['status']}: {job.get('error_message') or job['message']}",
-                file=sys.stderr,
-            )
+        if not job.succeeded:
+            print(f"Job {job.status}: {job.error_message or job.message}", file=sys.stderr)
             return 1
         directory = ROOT / ".matchq" / "demo-results" / job_id
-        api.download(job_id, directory)
+        api.download_results(job_id, directory)
         summary(directory, time.monotonic() - started)
     return 0
 
@@ -211,9 +211,11 @@ def run() -> int:
 def main() -> None:
     try:
         sys.exit(run())
-    except ApiError as exc:
+    except MatchqError as exc:
         hint = (
-            " (is the running stack using another MATCHQ_JWT_SECRET?)" if exc.status == 401 else ""
+            " (is the running stack using another MATCHQ_JWT_SECRET?)"
+            if isinstance(exc, Unauthorized)
+            else ""
         )
         print(f"demo failed: {exc}{hint}", file=sys.stderr)
         sys.exit(1)
