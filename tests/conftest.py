@@ -28,9 +28,9 @@ os.environ.pop("AWS_PROFILE", None)
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
     """A fresh moto account holding what template.yaml defines; services rewired to it."""
     import boto3
-    from matchq.services import wiring
     from moto import mock_aws
 
+    from matchq.services import wiring
     from matchq_local.provision import provision
     from matchq_local.template import load_stack
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from matchq.auth import authorize, default_verifier
 from matchq.observability import logger
 

@@ -3,6 +3,7 @@
 from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response
+
 from matchq.api import create_app, current_principal, json_body, json_response, lambda_entry
 from matchq.models import UploadRequest, parse_model
 from matchq.services.wiring import file_service

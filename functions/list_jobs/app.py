@@ -1,6 +1,7 @@
 """GET /jobs/list: the caller's jobs (an admin: everyone's), newest first, paged."""
 
 from aws_lambda_powertools.event_handler import Response
+
 from matchq.api import (
     create_app,
     current_principal,

@@ -4,6 +4,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from matchq.observability import logger, metrics, tracer
 from matchq.services.wiring import maintenance
 

@@ -1,6 +1,7 @@
 """POST /jobs/submit: validate the job, check its files and columns, queue it."""
 
 from aws_lambda_powertools.event_handler import Response
+
 from matchq.api import create_app, current_principal, json_body, json_response, lambda_entry
 from matchq.models import parse_submit
 from matchq.services.wiring import job_service

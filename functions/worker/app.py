@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from matchq.observability import logger, metrics, tracer
 from matchq.services.wiring import job_runner
 from matchq.settings import get_settings

@@ -101,7 +101,6 @@ def add_token(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_token(args: argparse.Namespace) -> int:
     from matchq.auth import issue_token
-
     from matchq_local.secret import local_jwt_secret
 
     if not args.user.strip():
@@ -147,7 +146,6 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         raw = sys.stdin.read() if args.event == "-" else Path(args.event).read_text()
         if args.user:
             from matchq.auth import issue_token
-
             from matchq_local.secret import local_jwt_secret
 
             raw = raw.replace("<token>", issue_token(local_jwt_secret(), args.user))

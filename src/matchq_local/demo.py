@@ -124,7 +124,6 @@ def token() -> str:
     if value := os.environ.get("MATCHQ_TOKEN", "").strip():
         return value
     from matchq.auth import issue_token
-
     from matchq_local.secret import local_jwt_secret
 
     return issue_token(local_jwt_secret(), "demo-user", ttl_seconds=3600)

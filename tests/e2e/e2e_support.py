@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from matchq.auth import issue_token
-
 from matchq_local.client import ApiClient
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from matchq.auth import issue_token
 
+from matchq.auth import issue_token
 from matchq_local.client import ApiClient
 from tests.e2e.e2e_support import TINY_CONFIG, Stack, tiny_files
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from matchq.dal.jobs import JobRepository
 from matchq.models import JobStatus, utcnow
 from matchq.services.wiring import job_service
-
 from tests.support import (
     AwsStack,
     api_event,

@@ -154,3 +154,24 @@ def test_unknown_route_is_a_404_with_the_error_body(aws: AwsStack) -> None:
     event["path"] = "/api/v1/jobs/stats/extra"
     status, body, _ = call("job_stats", event)
     assert status == 404 and error_body_ok(body, "Not Found")
+
+
+def test_an_aws_failure_is_a_500_without_internals(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from matchq.dal.jobs import JobRepository
+
+    def broken(self: JobRepository, job_id: str) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "arn:aws:iam::1:role/x denied"}},
+            "GetItem",
+        )
+
+    monkeypatch.setattr(JobRepository, "get", broken)
+    status, body, _ = call("get_job", api_event("get_job", job_id="job_x"))
+    assert status == 500
+    assert error_body_ok(body, "Internal Server Error")
+    text = str(body)
+    assert "arn:" not in text and "AccessDenied" not in text and "Traceback" not in text

@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 import pytest
+
 from matchq.dal.queues import JobQueues
 from matchq.models import PRIORITY_ERROR
-
 from tests.support import (
     CSV1,
     CSV2,

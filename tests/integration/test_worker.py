@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from matchq.dal.jobs import JobRepository, job_to_item
 from matchq.errors import InputFileError
 from matchq.models import JobStatus, utcnow
 from matchq.services.wiring import maintenance
-
 from tests.support import (
     AwsStack,
     FakeContext,

@@ -7,6 +7,7 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from matchq.auth import (
     Principal,
     TokenVerifier,
@@ -17,7 +18,6 @@ from matchq.auth import (
 )
 from matchq.errors import Unauthorized
 from matchq.settings import Settings
-
 from tests.support import JWT_SECRET, load_event
 
 SETTINGS = Settings(jwt_secret=JWT_SECRET)
@@ -235,3 +235,14 @@ def test_jwks_keys_rotate_by_kid() -> None:
             jwks.verify(token())
     finally:
         server.close()
+
+
+def test_the_callers_algorithm_name_is_never_echoed_raw() -> None:
+    import base64
+    import json
+
+    header = base64.urlsafe_b64encode(json.dumps({"alg": 'x"}, "a": "b'}).encode()).rstrip(b"=")
+    forged = header.decode() + ".e30.c2ln"
+    with pytest.raises(Unauthorized) as caught:
+        verifier().verify(forged)
+    assert '"' not in caught.value.details

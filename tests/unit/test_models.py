@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from matchq.config import DEFAULT_SCORER, MatchConfig, MatchType, Scorer
 from matchq.errors import ValidationFailed
 from matchq.models import Job, JobStatus, iso, parse_submit
