@@ -1,0 +1,187 @@
+"""Readers of every supported format, and every bad-input case."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from matchq.errors import InputFileError
+from matchq.matching.readers import ALL_COLUMNS, read_table
+
+
+def write(tmp_path: Path, data: bytes | str, name: str = "upload") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def test_csv_quoted_fields_embedded_newlines_and_empty_values(tmp_path: Path) -> None:
+    path = write(tmp_path, 'id,name,note\n1,"Smith, John","line one\nline two"\n2,,"say ""hi"""\n')
+    table = read_table(path, "people.csv")
+    assert table.header == ["id", "name", "note"]
+    assert table.nrows == 2
+    assert table.columns["name"] == ["Smith, John", None]
+    assert table.columns["note"] == ["line one\nline two", 'say "hi"']
+
+
+def test_csv_semicolon_sniffed_bom_dropped_header_stripped(tmp_path: Path) -> None:
+    path = write(tmp_path, "\ufeffname ; city\nAnna;Köln\nBen;Bonn\n")
+    table = read_table(path, "x.csv")
+    assert table.header == ["name", "city"]
+    assert table.columns["city"] == ["Köln", "Bonn"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("x.tsv", "a\tb\n1,5\t2\n"), ("x.txt", "a|b\n1,5|2\n"), ("x.txt", "a\tb\n1\t2\n")],
+)
+def test_tsv_and_txt_delimiters(tmp_path: Path, name: str, text: str) -> None:
+    table = read_table(write(tmp_path, text), name)
+    assert table.header == ["a", "b"]
+    assert table.columns["b"] == ["2"]
+
+
+def test_single_column_csv_and_blank_lines_skipped(tmp_path: Path) -> None:
+    table = read_table(write(tmp_path, "name\n\nAnna\n\nBen\n\n"), "x.csv")
+    assert table.columns["name"] == ["Anna", "Ben"]
+
+
+def test_latin1_fallback(tmp_path: Path) -> None:
+    path = write(tmp_path, "name,city\nJosé,Malmö\n".encode("latin-1"))
+    assert read_table(path, "x.csv").columns["name"] == ["José"]
+
+
+def test_numbers_kept_as_text(tmp_path: Path) -> None:
+    table = read_table(write(tmp_path, "zip,amount\n00123,1.50\n"), "x.csv")
+    assert table.columns == {"zip": ["00123"], "amount": ["1.50"]}
+
+
+def test_only_requested_columns_and_all_columns_marker(tmp_path: Path) -> None:
+    path = write(tmp_path, "a,b,c\n1,2,3\n")
+    assert list(read_table(path, "x.csv", ["c", "a"]).columns) == ["c", "a"]
+    assert list(read_table(path, "x.csv", ["c", ALL_COLUMNS]).columns) == ["a", "b", "c"]
+
+
+def test_json_array_of_objects(tmp_path: Path) -> None:
+    data = '[{"id": 1, "zip": "007", "n": 1.50, "ok": true, "tags": ["a", 1], "x": null},\n' \
+           ' {"id": 2e3, "zip": "", "x": NaN}]'  # fmt: skip
+    table = read_table(write(tmp_path, data), "x.json")
+    assert table.header == ["id", "zip", "n", "ok", "tags", "x"]
+    assert table.columns["id"] == ["1", "2e3"]
+    assert table.columns["n"] == ["1.50", None]
+    assert table.columns["ok"] == ["true", None]
+    assert table.columns["tags"] == ['["a",1]', None]
+    assert table.columns["zip"] == ["007", None]
+    assert table.columns["x"] == [None, None]
+
+
+def test_jsonl_with_bom_and_blank_lines(tmp_path: Path) -> None:
+    data = '\ufeff{"a": "x", "b": 1}\n\n{"a": "y"}\n'
+    table = read_table(write(tmp_path, data), "x.jsonl")
+    assert table.columns == {"a": ["x", "y"], "b": ["1", None]}
+
+
+def make_xlsx(path: Path, cells: dict[str, object], *, sheets: int = 1) -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for ref, value in cells.items():
+        sheet[ref] = value
+    for k in range(1, sheets):
+        workbook.create_sheet(f"other{k}")["A1"] = "ignored"
+    workbook.save(path)
+    return path
+
+
+def test_xlsx_first_sheet_values_as_text(tmp_path: Path) -> None:
+    path = make_xlsx(tmp_path / "upload", {
+        "B2": "name", "C2": "born", "D2": "n",
+        "B3": "Anna", "C3": datetime.datetime(2020, 1, 2), "D3": 12345,
+        "B4": "Ben", "D4": 1.5,
+        "B6": "Cleo", "C6": True,
+    }, sheets=2)  # fmt: skip
+    table = read_table(path, "people.xlsx")
+    assert table.header == ["name", "born", "n"]
+    assert table.columns == {
+        "name": ["Anna", "Ben", "Cleo"],
+        "born": ["2020-01-02", None, "TRUE"],
+        "n": ["12345", "1.5", None],
+    }
+
+
+def test_xlsx_value_outside_header_is_an_error(tmp_path: Path) -> None:
+    path = make_xlsx(tmp_path / "u", {"A1": "name", "A2": "x", "C3": "stray"})
+    with pytest.raises(InputFileError, match=r"p\.xlsx: data row 1 \(sheet row 3\).*column C"):
+        read_table(path, "p.xlsx")
+
+
+BAD_CASES = [
+    ("x.csv", b"", r"x\.csv: the file is empty"),
+    ("x.csv", b"  \n\n", r"x\.csv: the file is empty"),
+    ("x.csv", b"a,b\n", r"x\.csv: the file has a header but no data rows"),
+    ("x.csv", b"a,a\n1,2\n", r"x\.csv: column name 'a' appears twice"),
+    ("x.csv", b"a,,c\n1,2,3\n", r"x\.csv: column 2 of the header has a blank name"),
+    ("x.csv", b"a,b\n1,2\n3,4,5\n", r"x\.csv: data row 1 \(line 3\) has 3 fields but the head"),
+    ("x.csv", b"a,b\n1,2\n3\n", r"x\.csv: data row 1 \(line 3\) has 1 fields but the header"),
+    ("x.json", b'{"a": 1}', r"x\.json: a \.json file must hold an array of objects"),
+    ("x.json", b"[1, 2]", r"x\.json: row 0 is not a JSON object"),
+    ("x.json", b'[{"a": 1}, 5]', r"x\.json: data row 1 is not a JSON object"),
+    ("x.json", b"[]", r"x\.json: the array holds no rows"),
+    ("x.json", b'[{"a": 1}, {"a": 2, "b": 3}]', r"x\.json: data row 1 has the key 'b'"),
+    ("x.json", b'[{"a": 1}, {"a": }]', r"x\.json: invalid JSON at line 1 column"),
+    ("x.json", b'[{"a": 1, "a": 2}]', r"x\.json: column name 'a' appears twice"),
+    ("x.json", b'[{"a": "caf\xe9"}]', r"x\.json: not valid UTF-8 \(byte offset 11\)"),
+    ("x.jsonl", b'{"a": 1}\n{"a": \n', r"x\.jsonl: line 2 \(data row 1\) is not valid JSON"),
+    ("x.jsonl", b'{"a": 1}\n["a"]\n', r"x\.jsonl: line 2 \(data row 1\) is not a JSON object"),
+    ("x.jsonl", b'{"a": 1}\n{"a": "\xff"}\n', r"x\.jsonl: line 2 is not valid UTF-8"),
+    ("x.jsonl", b'{"": 1}\n', r"x\.jsonl: column 1 of the header has a blank name"),
+    ("x.xlsx", b"PK\x03\x04 not really a zip", r"x\.xlsx: not a readable \.xlsx workbook"),
+    ("x.xlsx", b"name,city\n", r"x\.xlsx: not a readable \.xlsx workbook"),
+    ("x.pdf", b"a,b\n1,2\n", r"x\.pdf: unsupported file type '\.pdf'"),
+    ("noext", b"a,b\n1,2\n", r"noext: unsupported file type '\(none\)'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "data", "message"), BAD_CASES)
+def test_bad_input(tmp_path: Path, name: str, data: bytes, message: str) -> None:
+    with pytest.raises(InputFileError, match=message):
+        read_table(write(tmp_path, data), name)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match=r"a\.csv: the file is missing"):
+        read_table(tmp_path / "nope", "a.csv")
+
+
+def test_unknown_column_names_column_and_file(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match=r"a\.csv: no column 'email' \(the columns are 'x'"):
+        read_table(write(tmp_path, "x,y\n1,2\n"), "a.csv", ["x", "email"])
+
+
+def test_more_rows_than_max_rows(tmp_path: Path) -> None:
+    path = write(tmp_path, "a\n" + "x\n" * 11)
+    assert read_table(path, "a.csv", max_rows=11).nrows == 11
+    with pytest.raises(InputFileError, match=r"a\.csv: more than 10 data rows"):
+        read_table(path, "a.csv", max_rows=10)
+    lines = "\n".join(json.dumps({"a": k}) for k in range(11))
+    with pytest.raises(InputFileError, match=r"a\.jsonl: more than 10 data rows"):
+        read_table(write(tmp_path, lines), "a.jsonl", max_rows=10)
+    with pytest.raises(InputFileError, match=r"a\.json: more than 10 data rows"):
+        read_table(write(tmp_path, json.dumps([{"a": 1}] * 11)), "a.json", max_rows=10)
+
+
+def test_xlsx_header_only_and_empty_sheet(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match=r"h\.xlsx: the file has a header but no data rows"):
+        read_table(make_xlsx(tmp_path / "h", {"A1": "name"}), "h.xlsx")
+    with pytest.raises(InputFileError, match=r"e\.xlsx: the first sheet is empty"):
+        read_table(make_xlsx(tmp_path / "e", {}), "e.xlsx")
+
+
+def test_tick_is_called_while_reading(tmp_path: Path) -> None:
+    seen: list[int] = []
+    path = write(tmp_path, "a\n" + "x\n" * 20000)
+    read_table(path, "a.csv", tick=seen.append)
+    assert seen and seen == sorted(seen)
