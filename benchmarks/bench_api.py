@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "src")]
 
 from matchq.auth import issue_token  # noqa: E402
-
 from matchq_local.client import ApiClient  # noqa: E402
 
 WARMUP = 10
