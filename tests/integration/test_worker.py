@@ -358,3 +358,51 @@ def test_a_database_error_while_reporting_progress_requeues_the_job(
     assert complete(aws, job_id) == "requeued"
     assert job_record(aws, job_id).status is JobStatus.PENDING
     assert complete(aws, job_id) == "completed"
+
+
+def test_submit_through_sqs_to_result_files_with_the_real_engine(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    result = load_function("worker").lambda_handler(sqs_event(aws), FakeContext())
+    assert result == {"batchItemFailures": []}
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.COMPLETED, job.error_message
+    s3 = aws.session.client("s3")
+
+    def read(name: str) -> Any:
+        key = f"results/alice/{job_id}/{name}"
+        return json.loads(s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read())
+
+    matched = read("matched_results.json")
+    assert [(m["file1_row"], m["file2_row"]) for m in matched] == [(0, 0), (2, 1)]
+    assert matched[1]["score"] == 100
+    assert matched[0]["file1"] == {"customer_name": "Jonathan Smith", "email": "jon@example.com"}
+    assert matched[0]["file2"] == {"full_name": "Jonathon Smith", "city": "Springfield"}
+    assert len(matched[0]["mapping_scores"]) == 1
+    assert read("unmatched_1.json") == [
+        {"file1_row": 1, "file1": {"customer_name": "Maria Garcia", "email": "maria@example.com"}}
+    ]
+    assert read("unmatched_2.json") == [
+        {"file2_row": 2, "file2": {"full_name": "Peter Parker", "city": "New York"}}
+    ]
+
+
+def test_a_corrupt_input_fails_only_its_own_job(aws: AwsStack) -> None:
+    from tests.support import CSV2, match_config
+
+    good = submit(aws)
+    f1 = aws.upload("alice", "customers.csv", "customer_name,email\nAnn,a@x\nBob,b@x,extra\n")
+    f2 = aws.upload("alice", "people.csv", CSV2)
+    status, body, _ = call(
+        "submit_job",
+        api_event(
+            "submit_job",
+            body={"name": "bad", "config": match_config(f1, f2, output_cols1=None)},
+        ),
+    )
+    assert status == 200, body
+    bad = body["job_id"]
+    load_function("worker").lambda_handler(sqs_event(aws), FakeContext())
+    assert job_record(aws, good).status is JobStatus.COMPLETED
+    failed = job_record(aws, bad)
+    assert failed.status is JobStatus.FAILED
+    assert "customers.csv" in failed.error_message and "row 1" in failed.error_message
