@@ -67,6 +67,14 @@ _CONTEXT_REF = re.compile(
 )
 
 
+def status_line(code: int) -> str:
+    """`400 Bad Request` as API Gateway writes it (werkzeug would upper-case the phrase)."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)
+
+
 # ---------------------------------------------------------------- routing
 
 
@@ -209,7 +217,7 @@ def render_gateway_response(
     for name, value in (spec.get("responseParameters") or {}).items():
         if name.startswith("gatewayresponse.header."):
             headers[name.removeprefix("gatewayresponse.header.")] = str(value).strip("'")
-    return Response(body.encode(), status=status, headers=headers)
+    return Response(body.encode(), status=status_line(status), headers=headers)
 
 
 def _error_type(kind: str) -> str:
@@ -440,7 +448,7 @@ def proxy_response(result: Any, request_id: str) -> Response | None:
     headers["x-amzn-RequestId"] = request_id
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-    return Response(data, status=status, headers=headers)
+    return Response(data, status=status_line(status), headers=headers)
 
 
 # ---------------------------------------------------------------- the WSGI app
