@@ -47,9 +47,10 @@ build: setup ## sam build (arm64, offline wheels)
 sizes: build ## unzipped size of every function with its layers (Lambda limit 250 MB)
 	$(BIN)/python scripts/check_sizes.py
 
-bench: setup ## benchmarks: engine vs brute force, local API latency
+bench: setup ## benchmarks: engine vs brute force, local API latency, 200-job load
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_api.py
+	$(BIN)/python benchmarks/bench_load.py
 
 demo: setup ## a matching job end to end on the local stack with the sample files
 	$(BIN)/python -m matchq_local.demo

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,53 +25,19 @@ sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "src")]
 
 from matchq.auth import issue_token  # noqa: E402
 from matchq_local.client import ApiClient  # noqa: E402
+from matchq_local.launch import StackFailed, background_stack  # noqa: E402
 
 WARMUP = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
 def started_stack() -> Iterator[tuple[str, str]]:
     """(base URL, JWT secret) of a fresh local stack with one worker slot."""
-    port, aws_port, secret = _free_port(), _free_port(), secrets.token_urlsafe(32)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MATCHQ_"))}
-    env.update(
-        MATCHQ_PORT=str(port),
-        MATCHQ_AWS_PORT=str(aws_port),
-        MATCHQ_WORKERS="1",
-        MATCHQ_JWT_SECRET=secret,
-        PYTHONPATH=os.pathsep.join([str(ROOT / "shared"), str(ROOT / "src")]),
-    )
-    log = Path(tempfile.mkstemp(prefix="matchq-bench-", suffix=".log")[1])
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "matchq_cli.main", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + 90
-        while "ready" not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(
-                    f"local stack did not start:\n{log.read_text(errors='replace')[-3000:]}"
-                )
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/api/v1", secret
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.unlink(missing_ok=True)
+        with background_stack(workers=1) as stack:
+            yield stack.base_url, stack.secret
+    except StackFailed as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def measure(call: Callable[[], httpx.Response], n: int) -> list[float]:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from matchq.observability import logger, metrics, tracer
+from matchq.observability import logger, metrics, start_invocation, tracer
 from matchq.services.wiring import job_runner
 from matchq.settings import get_settings
 
@@ -18,6 +18,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
+    start_invocation()
     context = lambda_context
     outcome = job_runner().handle(
         record.body,

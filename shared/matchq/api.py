@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from matchq.auth import Principal, principal_from_event
 from matchq.errors import MatchqError, PayloadTooLarge, ValidationFailed
 from matchq.models import iso, utcnow
-from matchq.observability import logger, metrics, tracer
+from matchq.observability import logger, metrics, start_invocation, tag, tracer
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 256 * 1024
@@ -74,7 +74,7 @@ def create_app() -> APIGatewayRestResolver:
 
 def current_principal(app: APIGatewayRestResolver) -> Principal:
     principal = principal_from_event(app.current_event.raw_event)
-    logger.append_keys(user_id=principal.user_id)
+    tag(user_id=principal.user_id)
     return principal
 
 
@@ -122,6 +122,7 @@ def lambda_entry(
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        start_invocation()
         return app.resolve(event, context)
 
     return handler

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +20,7 @@ from typing import Any
 import httpx
 
 from matchq_client import Job, MatchqClient, MatchqError, Unauthorized
+from matchq_local.launch import StackFailed, background_stack
 from matchq_local.template import ROOT
 
 SAMPLES = ROOT / "samples"
@@ -87,37 +85,14 @@ def local_stack(url: str) -> Iterator[str]:
         yield url
         return
     print("Starting a local stack in the background ...")
-    log = Path(tempfile.gettempdir()) / f"matchq-demo-serve-{os.getpid()}.log"
-    env = dict(os.environ)
-    paths = [str(ROOT / "shared"), str(ROOT / "src"), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "matchq_cli.main", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while "ready" not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-3000:]
-                raise SystemExit(f"the local stack did not start; its log:\n{tail}")
-            time.sleep(0.1)
-        print(log.read_text(errors="replace").strip().splitlines()[-1])
-        yield url
+        with background_stack(fresh=False, start_timeout=START_TIMEOUT) as stack:
+            print(stack.log.read_text(errors="replace").strip().splitlines()[-1])
+            yield url
+    except StackFailed as exc:
+        raise SystemExit(str(exc)) from None
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
         print("Stopped the local stack started for the demo.")
-        log.unlink(missing_ok=True)
 
 
 def token() -> str:

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import csv
-import os
 import random
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +13,7 @@ from typing import Any
 
 from matchq.auth import issue_token
 from matchq_local.client import ApiClient
+from matchq_local.launch import background_stack
 
 
 @dataclass
@@ -159,64 +154,19 @@ def own_stack(
 ) -> Iterator[Stack]:
     """A `matchq serve` of a test's own (other settings than the session stack) on free ports.
 
-    Configured like the session stack except for `workers`; stopped with SIGTERM on exit,
-    which must end it cleanly (exit status 0).
+    Stopped with SIGTERM on exit, which must end it cleanly (exit status 0).
     """
-    root = Path(__file__).resolve().parents[2]
-    ports = []
-    for _ in range(2):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports.append(int(sock.getsockname()[1]))
-    port, aws_port = ports
-    secret = secrets.token_urlsafe(32)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MATCHQ_", "POWERTOOLS_"))
-    }
-    env.update(
-        MATCHQ_PORT=str(port),
-        MATCHQ_AWS_PORT=str(aws_port),
-        MATCHQ_WORKERS=str(workers),
-        MATCHQ_JWT_SECRET=secret,
-        MATCHQ_MAINTENANCE_SECONDS=str(maintenance_seconds),
-        MATCHQ_LOG_LEVEL="INFO",
-        PYTHONPATH=os.pathsep.join(
-            [str(root / "shared"), str(root / "src"), env.get("PYTHONPATH", "")]
-        ),
-        PYTHONUNBUFFERED="1",
-    )
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "matchq_cli.main", "serve"],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + start_timeout
-        while "ready" not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"local stack did not start:\n{log.read_text(errors='replace')[-4000:]}"
-                )
-            time.sleep(0.1)
+    with background_stack(
+        workers=workers,
+        maintenance_seconds=maintenance_seconds,
+        log=log,
+        start_timeout=start_timeout,
+        check_exit=True,
+    ) as running:
         yield Stack(
-            base_url=f"http://127.0.0.1:{port}/api/v1",
-            aws_endpoint=f"http://127.0.0.1:{aws_port}",
-            secret=secret,
+            base_url=running.base_url,
+            aws_endpoint=running.aws_endpoint,
+            secret=running.secret,
             log=log,
             workers=workers,
         )
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                code = process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                raise AssertionError(
-                    f"local stack ignored SIGTERM; log:\n{log.read_text()[-3000:]}"
-                ) from None
-            assert code == 0, f"local stack exited with {code}; log:\n{log.read_text()[-3000:]}"

@@ -406,3 +406,27 @@ def test_a_corrupt_input_fails_only_its_own_job(aws: AwsStack) -> None:
     failed = job_record(aws, bad)
     assert failed.status is JobStatus.FAILED
     assert "customers.csv" in failed.error_message and "row 1" in failed.error_message
+
+
+def test_log_lines_carry_the_job_and_user(aws: AwsStack) -> None:
+    import io
+    import logging
+
+    from matchq.observability import logger
+
+    job_id = submit(aws)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger._logger.addHandler(handler)
+    try:
+
+        def bad_input(*args: Any, **kwargs: Any) -> Any:
+            raise InputFileError("file1 'customers.csv': row 2 is broken")
+
+        complete(aws, job_id, bad_input)
+    finally:
+        logger._logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    failed = next(line for line in lines if line["message"] == "job failed")
+    assert failed["job_id"] == job_id and failed["user_id"] == "alice"

@@ -29,9 +29,13 @@ force.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +58,15 @@ CROSS_MIN = 2_000  # join groups with at least this many row pairs use a fuzzy d
 DRIVER_MIN_CUT = 40.0  # below this bound a fuzzy mapping barely prunes
 MIN_SLAB = 64  # choices per cdist call at least
 EPS = 1e-6  # bounds are lowered by this before use
+# Count filter of Indel-based drivers (see _count_filtered): used from this many value
+# pairs and this cut-off on; queries per dense filter block, choices per filter slab,
+# queries per verifying cdist call.
+FILTER_MIN_PAIRS = 1_000_000
+FILTER_MIN_CUT = 50.0
+FILTER_ROWS = 64
+FILTER_COLS = 4096
+VERIFY_ROWS = 16
+TOKEN_BITS = 64  # (character, occurrence) tokens tracked per value, one uint64
 # Cut-offs handed to rapidfuzz are lowered further: it compares some of them in single
 # precision (a Jaro-Winkler of exactly 0.8 fails score_cutoff=0.79999999).
 RF_MARGIN = 1e-3
@@ -90,6 +103,7 @@ class Plan:
     lengths: np.ndarray  # len of each kernel input
     codes1: np.ndarray  # per file1 row: code, or -1 when the value is empty
     codes2: np.ndarray
+    token_bits: np.ndarray | None = None  # per code, built on first use (_token_bits)
 
 
 @dataclass
@@ -405,6 +419,193 @@ def _pick_driver(g: _Group) -> Plan | None:
     return best
 
 
+# --- count filter for Indel-based drivers ---------------------------------------------------
+#
+# For a value a, let T(a) be its set of tokens (ch, k): "a holds at least k characters ch".
+# Then |T(a)| = len(a) and |T(a) ^ T(b)| = sum over ch of |count_a(ch) - count_b(ch)|, and
+# since LCS(a, b) <= sum over ch of min(count_a(ch), count_b(ch)), the Indel distance
+# d = len(a) + len(b) - 2*LCS(a, b) >= |T(a) ^ T(b)|. Tracking only a subset C of tokens as
+# bits (popcount = number of tracked tokens held), with r = len - popcount the untracked
+# rest, |T(a) ^ T(b)| >= popcount(bits_a ^ bits_b) + |r_a - r_b|. rapidfuzz's ratio is
+# 100*(1 - d/(len(a) + len(b))), so ratio >= c implies
+#     popcount(bits_a ^ bits_b) <= floor((1 - c/100)*(len(a) + len(b))) - |r_a - r_b|,
+# whatever C is: the filter never drops a pair reaching c. C is chosen per job as the tokens
+# that best split the values (held by closest to half of them).
+
+
+def _token_bits(values: np.ndarray) -> np.ndarray:
+    """Per value, a uint64 with one bit per tracked (character, occurrence) token."""
+    n = len(values)
+    lengths = np.fromiter(map(len, values), np.int64, n)
+    # batches of values of about 2M characters
+    bounds = [0]
+    total = 0
+    for k, length in enumerate(lengths.tolist()):
+        total += length
+        if total >= 2_000_000:
+            bounds.append(k + 1)
+            total = 0
+    if bounds[-1] != n:
+        bounds.append(n)
+
+    def tokens(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Value numbers and tokens (codepoint << 32 | occurrence), sorted by value."""
+        text = "".join(values[lo:hi].tolist())
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        sid = np.repeat(np.arange(lo, hi, dtype=np.int64), lengths[lo:hi])
+        order = np.argsort(sid * 0x110000 + cps, kind="stable")
+        sid, cps = sid[order], cps[order]
+        pos = np.arange(len(cps))
+        new = np.ones(len(cps), bool)
+        new[1:] = (sid[1:] != sid[:-1]) | (cps[1:] != cps[:-1])
+        run_start = np.maximum.accumulate(np.where(new, pos, 0))
+        return sid, (cps << 32) | (pos - run_start + 1)
+
+    uniq: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    for lo, hi in itertools.pairwise(bounds):
+        u, c = np.unique(tokens(lo, hi)[1], return_counts=True)
+        uniq.append(u)
+        counts.append(c)
+    toks, inverse = np.unique(np.concatenate(uniq or [np.empty(0, np.int64)]), return_inverse=True)
+    freq = np.bincount(
+        inverse, weights=np.concatenate(counts or [np.empty(0)]), minlength=len(toks)
+    )
+    split = np.minimum(freq, n - freq)
+    rank = np.lexsort((toks, -split))[:TOKEN_BITS]
+    rank = rank[split[rank] > 0]
+    chosen = toks[rank]
+    bit_of = np.left_shift(np.uint64(1), np.arange(TOKEN_BITS - 1, -1, -1, dtype=np.uint64))[
+        : len(chosen)
+    ]  # the best-splitting token gets the highest bit
+    by_token = np.argsort(chosen)
+    chosen_sorted, bit_sorted = chosen[by_token], bit_of[by_token]
+    bits = np.zeros(n, np.uint64)
+    if not len(chosen):
+        return bits
+    for lo, hi in itertools.pairwise(bounds):
+        sid, tok = tokens(lo, hi)
+        at = np.minimum(np.searchsorted(chosen_sorted, tok), len(chosen_sorted) - 1)
+        hit = chosen_sorted[at] == tok
+        sid, val = sid[hit], bit_sorted[at[hit]]
+        if len(sid):
+            starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+            bits[sid[starts]] = np.bitwise_or.reduceat(val, starts)
+    return bits
+
+
+def _plan_bits(plan: Plan) -> np.ndarray:
+    if plan.token_bits is None:
+        plan.token_bits = _token_bits(plan.values)
+    return plan.token_bits
+
+
+def _count_filtered(
+    g: _Group, d: Plan, ua: np.ndarray, ub: np.ndarray, cutoff: float
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """`_driver_candidates` for ratio: value pairs scoring >= cutoff, found by cdist on
+    the pairs the count filter keeps (exact: the filter only drops pairs below cutoff)."""
+    bits = _plan_bits(d)
+    la, lb = d.lengths[ua], d.lengths[ub]
+    sa, sb = bits[ua], bits[ub]
+    ra = la - np.bitwise_count(sa).astype(np.int64)
+    rb = lb - np.bitwise_count(sb).astype(np.int64)
+    oa = np.lexsort((sa, ra, la))  # similar queries side by side: they share candidates
+    ob = np.lexsort((rb, lb))
+    la, ra, sa = la[oa], ra[oa], sa[oa]
+    lb, rb, sb = lb[ob], rb[ob], sb[ob]
+    qvals = d.values[ua[oa]]
+    cvals = d.values[ub[ob]]
+    slack = 1.0 - cutoff / 100.0
+    c = min(cutoff, 100.0)
+
+    tasks: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    new = np.ones(len(la), bool)
+    new[1:] = (la[1:] != la[:-1]) | (ra[1:] != ra[:-1])
+    starts = np.flatnonzero(new).tolist()
+    for s, e in zip(starts, [*starts[1:], len(la)], strict=True):
+        l1, r1 = int(la[s]), int(ra[s])
+        # lengths a ratio >= c allows (implied by the filter; narrows the scan)
+        lo = int(np.searchsorted(lb, l1 * c / (200.0 - c) - 1e-9, side="left"))
+        hi = int(np.searchsorted(lb, l1 * (200.0 - c) / c + 1e-9, side="right"))
+        allowed = np.floor(slack * (l1 + lb[lo:hi]) + 1e-6).astype(np.int64)
+        allowed -= np.abs(r1 - rb[lo:hi])
+        keep = np.flatnonzero(allowed >= 0)
+        if not len(keep):
+            continue
+        cols = keep + lo
+        limit = np.minimum(allowed[keep], TOKEN_BITS).astype(np.uint8)
+        for k in range(s, e, FILTER_ROWS):
+            tasks.append((k, min(e, k + FILTER_ROWS), cols, limit))
+
+    def run(task: tuple[int, int, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+        s, e, cols, limit = task
+        q = sa[s:e, None]
+        width = min(FILTER_COLS, len(cols))
+        xor = np.empty((e - s, width), np.uint64)
+        cnt = np.empty((e - s, width), np.uint8)
+        ok = np.empty((e - s, width), bool)
+        rows_l: list[np.ndarray] = []
+        cols_l: list[np.ndarray] = []
+        for k in range(0, len(cols), FILTER_COLS):
+            w = min(FILTER_COLS, len(cols) - k)
+            x, n, o = xor[:, :w], cnt[:, :w], ok[:, :w]
+            np.bitwise_xor(q, sb[cols[k : k + w]][None, :], out=x)
+            np.bitwise_count(x, out=n)
+            np.less_equal(n, limit[None, k : k + w], out=o)
+            i, j = np.nonzero(o)
+            rows_l.append(i)
+            cols_l.append(j + k)
+        qi = np.concatenate(rows_l)
+        cj = cols[np.concatenate(cols_l)]
+        out_p: list[np.ndarray] = []
+        out_q: list[np.ndarray] = []
+        out_s: list[np.ndarray] = []
+        for v in range(0, e - s, VERIFY_ROWS):
+            sel = (qi >= v) & (qi < v + VERIFY_ROWS)
+            if not sel.any():
+                continue
+            choices = np.unique(cj[sel])
+            matrix = process.cdist(
+                qvals[s + v : min(e, s + v + VERIFY_ROWS)].tolist(),
+                cvals[choices].tolist(),
+                scorer=RATIO_KERNEL.func,
+                processor=None,
+                score_cutoff=cutoff,
+                dtype=np.float64,
+                workers=1,
+            )
+            p, r = np.nonzero(matrix >= cutoff)
+            if len(p):
+                out_s.append(matrix[p, r])
+                out_p.append(oa[s + v + p])
+                out_q.append(ob[choices[r]])
+        if not out_p:
+            return ()
+        return np.concatenate(out_p), np.concatenate(out_q), np.concatenate(out_s)
+
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    pool = ThreadPoolExecutor(max_workers=workers)
+    pending: deque[Future[tuple[np.ndarray, ...]]] = deque()
+    try:
+        for task in tasks:  # a bounded window of tasks in flight, results in order
+            pending.append(pool.submit(run, task))
+            if len(pending) > 4 * workers:
+                yield from _found(pending.popleft().result(), g)
+        while pending:
+            yield from _found(pending.popleft().result(), g)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _found(
+    found: tuple[np.ndarray, ...], g: _Group
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    g.tick()
+    if found:
+        yield found[0], found[1], found[2]
+
+
 def _driver_candidates(
     g: _Group, d: Plan, ua: np.ndarray, ub: np.ndarray
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -413,6 +614,14 @@ def _driver_candidates(
     assert kernel is not None
     cut = g.cuts[d.index]
     cutoff = max(0.0, cut - RF_MARGIN) / kernel.scale
+    if (
+        kernel is RATIO_KERNEL
+        and cut >= FILTER_MIN_CUT
+        and cutoff > 0
+        and len(ua) * len(ub) >= FILTER_MIN_PAIRS
+    ):
+        yield from _count_filtered(g, d, ua, ub, cutoff)
+        return
     if kernel.indel:
         oa = np.argsort(d.lengths[ua], kind="stable")
         ob = np.argsort(d.lengths[ub], kind="stable")

@@ -31,7 +31,7 @@ from matchq.models import (
     SubmitRequest,
     utcnow,
 )
-from matchq.observability import logger, metrics
+from matchq.observability import logger, metrics, tag
 from matchq.settings import Settings
 
 HEADER_PROBE_BYTES = 1024 * 1024
@@ -84,7 +84,7 @@ class JobService:
     # --- reading -----------------------------------------------------------------------
 
     def get(self, principal: Principal, job_id: str) -> Job:
-        logger.append_keys(job_id=job_id)
+        tag(job_id=job_id)
         job = self.repo.get(job_id) if job_id.startswith(JOB_ID_PREFIX) else None
         if job is None:
             raise JobNotFound(job_id)

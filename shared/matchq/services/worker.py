@@ -18,7 +18,7 @@ from matchq.dal.queues import JobQueues
 from matchq.dal.storage import Storage, results_prefix
 from matchq.errors import JobCancelled, MatchqError
 from matchq.models import Job, JobStatus, utcnow
-from matchq.observability import logger, metrics
+from matchq.observability import logger, metrics, tag
 from matchq.settings import Settings
 
 # Leave this much of the Lambda's time to fail the job cleanly instead of being killed.
@@ -146,11 +146,11 @@ class JobRunner:
                 "unreadable message dropped", extra={"body": body[:500], "error": str(exc)}
             )
             return "dropped"
-        logger.append_keys(job_id=job_id)
+        tag(job_id=job_id)
         job = self.repo.get(job_id)
         if job is None:
             return "gone"
-        logger.append_keys(user_id=job.user_id)
+        tag(user_id=job.user_id)
         if job.status is not JobStatus.PENDING:
             return f"skipped ({job.status.value})"
         if max_receives is not None and receive_count >= max_receives:

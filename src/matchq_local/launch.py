@@ -1,0 +1,121 @@
+"""Start `matchq serve` in a background process and stop it cleanly: for the demo, the
+benchmarks and the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from matchq_local.template import ROOT
+
+
+class StackFailed(RuntimeError):
+    """The background stack did not start, or did not stop cleanly."""
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    base_url: str
+    aws_endpoint: str
+    secret: str
+    log: Path
+    workers: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:] if log.exists() else ""
+
+
+@contextmanager
+def background_stack(
+    *,
+    fresh: bool = True,
+    workers: int = 1,
+    maintenance_seconds: float | None = None,
+    log: Path | None = None,
+    start_timeout: float = 90.0,
+    stop_timeout: float = 20.0,
+    check_exit: bool = False,
+) -> Iterator[RunningStack]:
+    """A local stack in a subprocess, stopped with SIGTERM on exit.
+
+    `fresh`: free ports, a new JWT secret and none of the caller's AWS_/MATCHQ_ settings
+    (tests, benchmarks); otherwise the caller's environment as it is (the demo).
+    `check_exit`: raise `StackFailed` unless the stack exits 0 on SIGTERM.
+    """
+    env = dict(os.environ)
+    if fresh:
+        env = {k: v for k, v in env.items() if not k.startswith(("AWS_", "MATCHQ_", "POWERTOOLS_"))}
+        env.update(
+            MATCHQ_PORT=str(free_port()),
+            MATCHQ_AWS_PORT=str(free_port()),
+            MATCHQ_WORKERS=str(workers),
+            MATCHQ_JWT_SECRET=secrets.token_urlsafe(32),
+            MATCHQ_LOG_LEVEL="INFO",
+        )
+        if maintenance_seconds is not None:
+            env["MATCHQ_MAINTENANCE_SECONDS"] = str(maintenance_seconds)
+    paths = [str(ROOT / "shared"), str(ROOT / "src"), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    own_log = log is None
+    log = log or Path(tempfile.mkstemp(prefix="matchq-serve-", suffix=".log")[1])
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "matchq_cli.main", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + start_timeout
+        while "ready" not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise StackFailed(f"the local stack did not start; its log:\n{_tail(log)}")
+            time.sleep(0.1)
+        from matchq_local.secret import local_jwt_secret
+
+        yield RunningStack(
+            base_url=f"http://127.0.0.1:{env.get('MATCHQ_PORT', '5000')}/api/v1",
+            aws_endpoint=f"http://127.0.0.1:{env.get('MATCHQ_AWS_PORT', '5001')}",
+            secret=env.get("MATCHQ_JWT_SECRET") or local_jwt_secret(),
+            log=log,
+            workers=int(env.get("MATCHQ_WORKERS", "2")),
+        )
+    finally:
+        code = _stop(process, stop_timeout)
+        text = _tail(log)
+        if own_log:
+            log.unlink(missing_ok=True)
+        if check_exit and code != 0:
+            raise StackFailed(f"the local stack exited with {code} on SIGTERM; its log:\n{text}")
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """SIGTERM, then SIGKILL after `timeout`; the exit status (None when it had to be killed)."""
+    if process.poll() is not None:
+        return process.returncode
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
