@@ -52,12 +52,13 @@ def background_stack(
     start_timeout: float = 90.0,
     stop_timeout: float = 20.0,
     check_exit: bool = False,
+    stop_signal: signal.Signals = signal.SIGTERM,
 ) -> Iterator[RunningStack]:
     """A local stack in a subprocess, stopped with SIGTERM on exit.
 
     `fresh`: free ports, a new JWT secret and none of the caller's AWS_/MATCHQ_ settings
     (tests, benchmarks); otherwise the caller's environment as it is (the demo).
-    `check_exit`: raise `StackFailed` unless the stack exits 0 on SIGTERM.
+    `check_exit`: raise `StackFailed` unless the stack exits 0 on `stop_signal`.
     """
     env = dict(os.environ)
     if fresh:
@@ -100,19 +101,23 @@ def background_stack(
             workers=int(env.get("MATCHQ_WORKERS", "2")),
         )
     finally:
-        code = _stop(process, stop_timeout)
+        code = _stop(process, stop_timeout, stop_signal)
         text = _tail(log)
         if own_log:
             log.unlink(missing_ok=True)
         if check_exit and code != 0:
-            raise StackFailed(f"the local stack exited with {code} on SIGTERM; its log:\n{text}")
+            raise StackFailed(
+                f"the local stack exited with {code} on {stop_signal.name}; its log:\n{text}"
+            )
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float) -> int | None:
-    """SIGTERM, then SIGKILL after `timeout`; the exit status (None when it had to be killed)."""
+def _stop(
+    process: subprocess.Popen[bytes], timeout: float, stop_signal: signal.Signals
+) -> int | None:
+    """`stop_signal`, then SIGKILL after `timeout`; the exit status (None if it was killed)."""
     if process.poll() is not None:
         return process.returncode
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop_signal)
     try:
         return process.wait(timeout)
     except subprocess.TimeoutExpired:

@@ -145,3 +145,21 @@ def test_maintenance_runs_on_its_timer(stack: Stack) -> None:
         timeout=15,
         what="the scheduled maintenance function to run",
     )
+
+
+def test_ctrl_c_stops_the_stack_cleanly(tmp_path: Path) -> None:
+    """SIGINT, as Ctrl-C sends it, ends the stack (one process) with exit status 0."""
+    import signal
+
+    from matchq.auth import issue_token
+    from matchq_local.launch import background_stack
+
+    with background_stack(
+        workers=2, log=tmp_path / "serve.log", check_exit=True, stop_signal=signal.SIGINT
+    ) as running:
+        token = issue_token(running.secret, "ctrl-c-user")
+        response = httpx.get(
+            f"{running.base_url}/jobs/stats", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.json()["total_workers"] == 2
+    assert "stopping" in (tmp_path / "serve.log").read_text()
