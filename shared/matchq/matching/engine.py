@@ -63,9 +63,10 @@ EPS = 1e-6  # bounds are lowered by this before use
 # queries per verifying cdist call.
 FILTER_MIN_PAIRS = 1_000_000
 FILTER_MIN_CUT = 50.0
-FILTER_ROWS = 64
-FILTER_COLS = 4096
+FILTER_ROWS = 128
+FILTER_COLS = 8192
 VERIFY_ROWS = 16
+RESULT_BATCH = 100_000  # value pairs handed on together
 TOKEN_BITS = 64  # (character, occurrence) tokens tracked per value, one uint64
 # Cut-offs handed to rapidfuzz are lowered further: it compares some of them in single
 # precision (a Jaro-Winkler of exactly 0.8 fails score_cutoff=0.79999999).
@@ -504,71 +505,124 @@ def _count_filtered(
     g: _Group, d: Plan, ua: np.ndarray, ub: np.ndarray, cutoff: float
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """`_driver_candidates` for ratio: value pairs scoring >= cutoff, found by cdist on
-    the pairs the count filter keeps (exact: the filter only drops pairs below cutoff)."""
+    the pairs the count filter keeps (exact: the filter only drops pairs below cutoff).
+
+    The filter runs in two stages: first on the 32 best-splitting tokens (cheap uint32
+    operations over every pair of a block of queries of one length and rest against the
+    choices the bound allows by length and rest alone), then on all 64 tokens for the
+    few pairs left. Each stage is the bound above for its own token subset.
+    """
+    if g.job.mode is MatchMode.BEST and len(g.plans) == 1 and not g.known and cutoff <= 100:
+        # The driver is the only mapping and only each query's best pair counts. Ratio
+        # is 100 only for equal values (the codes are shared by both files), and no
+        # other value reaches it: a query with an equal value is settled without search.
+        _, pa, pb = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
+        if len(pa):
+            yield pa, pb, np.full(len(pa), 100.0)
+            rest = np.ones(len(ua), bool)
+            rest[pa] = False
+            left = np.flatnonzero(rest)
+            for p, q, s in _count_filtered_all(g, d, ua[left], ub, cutoff):
+                yield left[p], q, s
+            return
+    yield from _count_filtered_all(g, d, ua, ub, cutoff)
+
+
+def _count_filtered_all(
+    g: _Group, d: Plan, ua: np.ndarray, ub: np.ndarray, cutoff: float
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every value pair of ua x ub scoring >= cutoff (see `_count_filtered`)."""
+    if not len(ua):
+        return
     bits = _plan_bits(d)
     la, lb = d.lengths[ua], d.lengths[ub]
     sa, sb = bits[ua], bits[ub]
-    ra = la - np.bitwise_count(sa).astype(np.int64)
-    rb = lb - np.bitwise_count(sb).astype(np.int64)
-    oa = np.lexsort((sa, ra, la))  # similar queries side by side: they share candidates
-    ob = np.lexsort((rb, lb))
-    la, ra, sa = la[oa], ra[oa], sa[oa]
-    lb, rb, sb = lb[ob], rb[ob], sb[ob]
+    ha = (sa >> np.uint64(32)).astype(np.uint32)
+    hb = (sb >> np.uint64(32)).astype(np.uint32)
+    ra32 = la - np.bitwise_count(ha).astype(np.int64)
+    rb32 = lb - np.bitwise_count(hb).astype(np.int64)
+    oa = np.lexsort((sa, ra32, la))  # similar queries side by side: they share candidates
+    ob = np.lexsort((rb32, lb))
+    la, ra32, sa, ha = la[oa], ra32[oa], sa[oa], ha[oa]
+    lb, rb32, sb, hb = lb[ob], rb32[ob], sb[ob], hb[ob]
+    ra64 = la - np.bitwise_count(sa).astype(np.int64)
+    rb64 = lb - np.bitwise_count(sb).astype(np.int64)
     qvals = d.values[ua[oa]]
     cvals = d.values[ub[ob]]
     slack = 1.0 - cutoff / 100.0
-    c = min(cutoff, 100.0)
 
-    tasks: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    # choices in runs of equal (length, rest): the first-stage limit is constant on a run
+    new = np.ones(len(lb), bool)
+    new[1:] = (lb[1:] != lb[:-1]) | (rb32[1:] != rb32[:-1])
+    run_start = np.flatnonzero(new)
+    run_len = np.diff(np.r_[run_start, len(lb)])
+    run_l, run_r = lb[run_start], rb32[run_start]
+    tasks: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
     new = np.ones(len(la), bool)
-    new[1:] = (la[1:] != la[:-1]) | (ra[1:] != ra[:-1])
+    new[1:] = (la[1:] != la[:-1]) | (ra32[1:] != ra32[:-1])
     starts = np.flatnonzero(new).tolist()
-    for s, e in zip(starts, [*starts[1:], len(la)], strict=True):
-        l1, r1 = int(la[s]), int(ra[s])
-        # lengths a ratio >= c allows (implied by the filter; narrows the scan)
-        lo = int(np.searchsorted(lb, l1 * c / (200.0 - c) - 1e-9, side="left"))
-        hi = int(np.searchsorted(lb, l1 * (200.0 - c) / c + 1e-9, side="right"))
-        allowed = np.floor(slack * (l1 + lb[lo:hi]) + 1e-6).astype(np.int64)
-        allowed -= np.abs(r1 - rb[lo:hi])
-        keep = np.flatnonzero(allowed >= 0)
-        if not len(keep):
+    for s, e in itertools.pairwise([*starts, len(la)]):
+        l1, r1 = int(la[s]), int(ra32[s])
+        # Indel distance allowed, less what the untracked rest and the tracked count
+        # (|popcount difference| <= Hamming distance) must differ by at least
+        allowed = np.floor(slack * (l1 + run_l) + 1e-6).astype(np.int64) - np.abs(r1 - run_r)
+        keep = allowed >= np.abs((l1 - r1) - (run_l - run_r))
+        if not keep.any():
             continue
-        cols = keep + lo
-        limit = np.minimum(allowed[keep], TOKEN_BITS).astype(np.uint8)
+        counts = run_len[keep]
+        total = int(counts.sum())
+        first = np.repeat(run_start[keep] - np.cumsum(counts) + counts, counts)
+        cols = first + np.arange(total)
+        limit = np.repeat(np.minimum(allowed[keep], 32).astype(np.uint8), counts)
+        hcols = hb[cols]
         for k in range(s, e, FILTER_ROWS):
-            tasks.append((k, min(e, k + FILTER_ROWS), cols, limit))
+            tasks.append((k, min(e, k + FILTER_ROWS), cols, hcols, limit))
 
-    def run(task: tuple[int, int, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
-        s, e, cols, limit = task
-        q = sa[s:e, None]
-        width = min(FILTER_COLS, len(cols))
-        xor = np.empty((e - s, width), np.uint64)
-        cnt = np.empty((e - s, width), np.uint8)
-        ok = np.empty((e - s, width), bool)
-        rows_l: list[np.ndarray] = []
-        cols_l: list[np.ndarray] = []
+    def candidates(
+        s: int, e: int, cols: np.ndarray, hcols: np.ndarray, limit: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (query s + qi, choice cols[cj]) both stages keep, by query."""
+        q = ha[s:e, None]
+        rows = e - s
+        size = rows * min(FILTER_COLS, len(cols))
+        xor = np.empty(size, np.uint32)
+        cnt = np.empty(size, np.uint8)
+        ok = np.empty(size, bool)
+        hits: list[np.ndarray] = []
         for k in range(0, len(cols), FILTER_COLS):
             w = min(FILTER_COLS, len(cols) - k)
-            x, n, o = xor[:, :w], cnt[:, :w], ok[:, :w]
-            np.bitwise_xor(q, sb[cols[k : k + w]][None, :], out=x)
+            x = xor[: rows * w].reshape(rows, w)
+            n = cnt[: rows * w].reshape(rows, w)
+            np.bitwise_xor(q, hcols[None, k : k + w], out=x)
             np.bitwise_count(x, out=n)
-            np.less_equal(n, limit[None, k : k + w], out=o)
-            i, j = np.nonzero(o)
-            rows_l.append(i)
-            cols_l.append(j + k)
-        qi = np.concatenate(rows_l)
-        cj = cols[np.concatenate(cols_l)]
+            np.less_equal(n, limit[None, k : k + w], out=ok[: rows * w].reshape(rows, w))
+            flat = np.flatnonzero(ok[: rows * w])  # much faster than a 2-D nonzero
+            i, j = np.divmod(flat, w)
+            hits.append(i * len(cols) + (j + k))
+        qi, cj = np.divmod(np.sort(np.concatenate(hits)), len(cols))
+        qi += s
+        cj = cols[cj]
+        allowed = np.floor(slack * (la[qi] + lb[cj]) + 1e-6).astype(np.int64)
+        allowed -= np.abs(ra64[qi] - rb64[cj])
+        keep = np.bitwise_count(sa[qi] ^ sb[cj]) <= allowed
+        return qi[keep], cj[keep]
+
+    def run(task: tuple[int, int, np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+        s, e = task[0], task[1]
+        qi, cj = candidates(*task)
+        bounds = np.searchsorted(qi, np.arange(s, e + VERIFY_ROWS, VERIFY_ROWS)).tolist()
         out_p: list[np.ndarray] = []
         out_q: list[np.ndarray] = []
         out_s: list[np.ndarray] = []
-        for v in range(0, e - s, VERIFY_ROWS):
-            sel = (qi >= v) & (qi < v + VERIFY_ROWS)
-            if not sel.any():
+        for lo, hi in itertools.pairwise(bounds):
+            if lo == hi:
                 continue
-            choices = np.unique(cj[sel])
+            picked = np.sort(cj[lo:hi])
+            picked = picked[np.r_[True, picked[1:] != picked[:-1]]]
+            first = int(qi[lo]) - (int(qi[lo]) - s) % VERIFY_ROWS
             matrix = process.cdist(
-                qvals[s + v : min(e, s + v + VERIFY_ROWS)].tolist(),
-                cvals[choices].tolist(),
+                qvals[first : min(e, first + VERIFY_ROWS)].tolist(),
+                cvals[picked].tolist(),
                 scorer=RATIO_KERNEL.func,
                 processor=None,
                 score_cutoff=cutoff,
@@ -578,8 +632,8 @@ def _count_filtered(
             p, r = np.nonzero(matrix >= cutoff)
             if len(p):
                 out_s.append(matrix[p, r])
-                out_p.append(oa[s + v + p])
-                out_q.append(ob[choices[r]])
+                out_p.append(oa[first + p])
+                out_q.append(ob[picked[r]])
         if not out_p:
             return ()
         return np.concatenate(out_p), np.concatenate(out_q), np.concatenate(out_s)
@@ -587,23 +641,36 @@ def _count_filtered(
     workers = max(1, min(os.cpu_count() or 1, 8))
     pool = ThreadPoolExecutor(max_workers=workers)
     pending: deque[Future[tuple[np.ndarray, ...]]] = deque()
-    try:
-        for task in tasks:  # a bounded window of tasks in flight, results in order
+
+    def results() -> Iterator[tuple[np.ndarray, ...]]:
+        """Task results in order, with a bounded window of tasks in flight."""
+        for task in tasks:
             pending.append(pool.submit(run, task))
             if len(pending) > 4 * workers:
-                yield from _found(pending.popleft().result(), g)
+                yield pending.popleft().result()
         while pending:
-            yield from _found(pending.popleft().result(), g)
+            yield pending.popleft().result()
+
+    batch: list[tuple[np.ndarray, ...]] = []
+    size = 0
+    try:
+        for found in results():
+            g.tick()
+            if found:
+                batch.append(found)
+                size += len(found[0])
+            if size >= RESULT_BATCH:
+                yield _joined(batch)
+                batch, size = [], 0
+        if batch:
+            yield _joined(batch)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _found(
-    found: tuple[np.ndarray, ...], g: _Group
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    g.tick()
-    if found:
-        yield found[0], found[1], found[2]
+def _joined(batch: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p, q, s = zip(*batch, strict=True)
+    return np.concatenate(p), np.concatenate(q), np.concatenate(s)
 
 
 def _driver_candidates(

@@ -98,6 +98,13 @@ def tiny_limits(stack: ExitStack) -> None:
     stack.enter_context(mock.patch.object(engine, "CROSS_MIN", 2))
     stack.enter_context(mock.patch.object(engine, "MIN_SLAB", 1))
     stack.enter_context(mock.patch.object(engine, "DRIVER_MIN_CUT", 0.0))
+    # the count filter of ratio drivers, with blocks of a few queries and choices
+    stack.enter_context(mock.patch.object(engine, "FILTER_MIN_PAIRS", 0))
+    stack.enter_context(mock.patch.object(engine, "FILTER_MIN_CUT", 0.0))
+    stack.enter_context(mock.patch.object(engine, "FILTER_ROWS", 3))
+    stack.enter_context(mock.patch.object(engine, "FILTER_COLS", 2))
+    stack.enter_context(mock.patch.object(engine, "VERIFY_ROWS", 2))
+    stack.enter_context(mock.patch.object(engine, "RESULT_BATCH", 1))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -218,3 +225,72 @@ def test_chunks_are_independent_units() -> None:
         parts = [engine.match_chunk(job, np.arange(lo, hi)) for lo, hi in reversed(bounds)]
         got = as_pairs(engine.select(job, parts))
         assert_same(got, reference_match(config, table1.columns, table2.columns))
+
+
+# --- the count filter of ratio drivers ------------------------------------------------------
+
+FILTER_TEXT = st.text(alphabet="aabbcé \u0301\U0001f600", min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(FILTER_TEXT, min_size=2, max_size=8), st.sampled_from([1, 3, 8, 64]))
+def test_token_bits_bound_the_indel_distance(values: list[str], bits: int) -> None:
+    from rapidfuzz.distance import Indel
+
+    with mock.patch.object(engine, "TOKEN_BITS", bits):
+        tokens = engine._token_bits(engine._object_array(list(values)))
+    lengths = np.array([len(v) for v in values])
+    rest = lengths - np.bitwise_count(tokens).astype(np.int64)
+    for i, a in enumerate(values):
+        for j, b in enumerate(values):
+            bound = int(np.bitwise_count(tokens[i] ^ tokens[j])) + abs(int(rest[i] - rest[j]))
+            assert bound <= Indel.distance(a, b, processor=None), (a, b)
+
+
+@st.composite
+def ratio_tables(draw: st.DrawFn) -> tuple[Table, Table, MatchConfig, int]:
+    text = st.one_of(st.none(), FILTER_TEXT, st.sampled_from(POOL))
+    n1, n2 = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    cols1 = {"c0": draw(st.lists(text, min_size=n1, max_size=n1))}
+    cols2 = {"c0": draw(st.lists(text, min_size=n2, max_size=n2))}
+    config = MatchConfig(
+        file1=FILE_ID, file2=FILE_ID,
+        mappings=[{"file1_col": "c0", "file2_col": "c0",
+                   "scorer": draw(st.sampled_from(["ratio", "token_sort_ratio"])),
+                   "use_normalization": draw(st.booleans())}],
+        threshold=draw(st.one_of(st.sampled_from([50.0, 80.0, 100.0]), st.floats(0, 100))),
+        match_mode=draw(st.sampled_from(list(MatchMode))),
+    )  # fmt: skip
+    return _table(cols1, "f1.csv"), _table(cols2, "f2.csv"), config, draw(st.integers(1, 5))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=ratio_tables(), bits=st.sampled_from([1, 3, 64]))
+def test_count_filter_path_equals_reference(
+    data: tuple[Table, Table, MatchConfig, int], bits: int
+) -> None:
+    table1, table2, config, chunk_rows = data
+    with ExitStack() as stack:
+        tiny_limits(stack)
+        stack.enter_context(mock.patch.object(engine, "TOKEN_BITS", bits))
+        got = as_pairs(match_tables(config, table1, table2, chunk_rows=chunk_rows))
+    assert_same(got, reference_match(config, table1.columns, table2.columns))
+
+
+def test_count_filter_path_is_taken_on_person_names() -> None:
+    table1, table2 = _synthetic(150, 200, seed=9)
+    config = MatchConfig(file1=FILE_ID, file2=FILE_ID, threshold=80, match_mode="all",
+                         mappings=[{"file1_col": "name", "file2_col": "name",
+                                    "scorer": "ratio"}])  # fmt: skip
+    with ExitStack() as stack:
+        tiny_limits(stack)
+        stack.enter_context(mock.patch.object(engine, "FILTER_ROWS", 16))
+        stack.enter_context(mock.patch.object(engine, "FILTER_COLS", 64))
+        spy = stack.enter_context(
+            mock.patch.object(engine, "_count_filtered", wraps=engine._count_filtered)
+        )
+        got = as_pairs(match_tables(config, table1, table2, chunk_rows=40))
+    assert spy.call_count >= 4
+    want = reference_match(config, table1.columns, table2.columns)
+    assert len(want) > 50
+    assert_same(got, want)
