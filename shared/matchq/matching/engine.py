@@ -13,7 +13,12 @@ at least b_i = (T*W - (W - w_i)*100) / w_i (all the others scoring 100). Hence:
 - one fuzzy mapping (the "driver") is scored over the distinct values of the block with
   rapidfuzz.process.cdist and score_cutoff b_i, skipping, for Indel-based scorers
   (ratio, token_sort_ratio), value pairs whose lengths alone bound the score below b_i
-  (ratio <= 200*min(l1, l2)/(l1 + l2));
+  (ratio <= 200*min(l1, l2)/(l1 + l2)); on large blocks these scorers use a count filter
+  instead (`_count_filtered`): the Indel distance is at least the L1 distance of the
+  character counts, which the engine lower-bounds with popcounts of per-value token bit
+  sets (dense numpy over all pairs, ~10x cheaper per pair than rapidfuzz), so cdist only
+  verifies the few pairs left. In mode best with a single mapping, a value with an equal
+  value in file2 (ratio 100, reached by no other value) is settled without search;
 - the other mappings are computed only for surviving pairs (rapidfuzz.process.cpdist),
   dropping pairs below each mapping's bound, then the weighted mean decides.
 
@@ -62,7 +67,7 @@ EPS = 1e-6  # bounds are lowered by this before use
 # pairs and this cut-off on; queries per dense filter block, choices per filter slab,
 # queries per verifying cdist call.
 FILTER_MIN_PAIRS = 1_000_000
-FILTER_MIN_CUT = 50.0
+FILTER_MIN_CUT = 70.0
 FILTER_ROWS = 128
 FILTER_COLS = 8192
 VERIFY_ROWS = 16
@@ -505,17 +510,14 @@ def _count_filtered(
     g: _Group, d: Plan, ua: np.ndarray, ub: np.ndarray, cutoff: float
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """`_driver_candidates` for ratio: value pairs scoring >= cutoff, found by cdist on
-    the pairs the count filter keeps (exact: the filter only drops pairs below cutoff).
-
-    The filter runs in two stages: first on the 32 best-splitting tokens (cheap uint32
-    operations over every pair of a block of queries of one length and rest against the
-    choices the bound allows by length and rest alone), then on all 64 tokens for the
-    few pairs left. Each stage is the bound above for its own token subset.
-    """
-    if g.job.mode is MatchMode.BEST and len(g.plans) == 1 and not g.known and cutoff <= 100:
+    the pairs the count filter keeps (exact: the filter only drops pairs below cutoff)."""
+    single_best = g.job.mode is MatchMode.BEST and len(g.plans) == 1 and not g.known
+    if single_best and d.values is d.compared and cutoff <= 100:
         # The driver is the only mapping and only each query's best pair counts. Ratio
-        # is 100 only for equal values (the codes are shared by both files), and no
-        # other value reaches it: a query with an equal value is settled without search.
+        # is 100 only for equal strings, and codes are shared by both files and distinct
+        # per string, so a query whose code is in ub scores 100 with that value and with
+        # no other: it is settled without search. (Not for token_sort_ratio: there the
+        # scored strings are token-sorted and 'a b', 'b a' both score 100.)
         _, pa, pb = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
         if len(pa):
             yield pa, pb, np.full(len(pa), 100.0)
@@ -531,7 +533,13 @@ def _count_filtered(
 def _count_filtered_all(
     g: _Group, d: Plan, ua: np.ndarray, ub: np.ndarray, cutoff: float
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Every value pair of ua x ub scoring >= cutoff (see `_count_filtered`)."""
+    """Every value pair of ua x ub scoring >= cutoff (see `_count_filtered`).
+
+    The filter runs in two stages: first on the 32 best-splitting tokens (cheap uint32
+    operations over every pair of a block of queries of one length and rest against the
+    choices the bound allows by length and rest alone), then on all 64 tokens for the
+    few pairs left. Each stage is the bound above for its own token subset.
+    """
     if not len(ua):
         return
     bits = _plan_bits(d)
@@ -557,26 +565,24 @@ def _count_filtered_all(
     run_start = np.flatnonzero(new)
     run_len = np.diff(np.r_[run_start, len(lb)])
     run_l, run_r = lb[run_start], rb32[run_start]
-    tasks: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
     new = np.ones(len(la), bool)
     new[1:] = (la[1:] != la[:-1]) | (ra32[1:] != ra32[:-1])
     starts = np.flatnonzero(new).tolist()
-    for s, e in itertools.pairwise([*starts, len(la)]):
+    tasks = list(itertools.pairwise([*starts, len(la)]))  # classes of equal (length, rest)
+
+    def choices(s: int) -> tuple[np.ndarray, np.ndarray]:
+        """The choices the class of query s may reach the cut-off with, by length and
+        rest alone, and the most 32-token Hamming distance each allows."""
         l1, r1 = int(la[s]), int(ra32[s])
         # Indel distance allowed, less what the untracked rest and the tracked count
         # (|popcount difference| <= Hamming distance) must differ by at least
         allowed = np.floor(slack * (l1 + run_l) + 1e-6).astype(np.int64) - np.abs(r1 - run_r)
         keep = allowed >= np.abs((l1 - r1) - (run_l - run_r))
-        if not keep.any():
-            continue
         counts = run_len[keep]
-        total = int(counts.sum())
-        first = np.repeat(run_start[keep] - np.cumsum(counts) + counts, counts)
-        cols = first + np.arange(total)
+        cols = np.repeat(run_start[keep] - np.cumsum(counts) + counts, counts)
+        cols += np.arange(len(cols))
         limit = np.repeat(np.minimum(allowed[keep], 32).astype(np.uint8), counts)
-        hcols = hb[cols]
-        for k in range(s, e, FILTER_ROWS):
-            tasks.append((k, min(e, k + FILTER_ROWS), cols, hcols, limit))
+        return cols, limit
 
     def candidates(
         s: int, e: int, cols: np.ndarray, hcols: np.ndarray, limit: np.ndarray
@@ -607,13 +613,34 @@ def _count_filtered_all(
         keep = np.bitwise_count(sa[qi] ^ sb[cj]) <= allowed
         return qi[keep], cj[keep]
 
-    def run(task: tuple[int, int, np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
-        s, e = task[0], task[1]
-        qi, cj = candidates(*task)
-        bounds = np.searchsorted(qi, np.arange(s, e + VERIFY_ROWS, VERIFY_ROWS)).tolist()
+    def run(task: tuple[int, int]) -> tuple[np.ndarray, ...]:
+        """Value pairs of one class of queries reaching the cut-off (p, q, score)."""
+        cols, limit = choices(task[0])
+        if not len(cols):
+            return ()
+        hcols = hb[cols]
         out_p: list[np.ndarray] = []
         out_q: list[np.ndarray] = []
         out_s: list[np.ndarray] = []
+        for s in range(task[0], task[1], FILTER_ROWS):
+            e = min(task[1], s + FILTER_ROWS)
+            verify(s, e, *candidates(s, e, cols, hcols, limit), out_p, out_q, out_s)
+        if not out_p:
+            return ()
+        return np.concatenate(out_p), np.concatenate(out_q), np.concatenate(out_s)
+
+    def verify(
+        s: int,
+        e: int,
+        qi: np.ndarray,
+        cj: np.ndarray,
+        out_p: list[np.ndarray],
+        out_q: list[np.ndarray],
+        out_s: list[np.ndarray],
+    ) -> None:
+        """Score the candidate pairs of queries s..e-1 with cdist, a few queries at a
+        time against the union of their candidates."""
+        bounds = np.searchsorted(qi, np.arange(s, e + VERIFY_ROWS, VERIFY_ROWS)).tolist()
         for lo, hi in itertools.pairwise(bounds):
             if lo == hi:
                 continue
@@ -634,11 +661,8 @@ def _count_filtered_all(
                 out_s.append(matrix[p, r])
                 out_p.append(oa[first + p])
                 out_q.append(ob[picked[r]])
-        if not out_p:
-            return ()
-        return np.concatenate(out_p), np.concatenate(out_q), np.concatenate(out_s)
 
-    workers = max(1, min(os.cpu_count() or 1, 8))
+    workers = max(1, min(os.process_cpu_count() or 1, 8))
     pool = ThreadPoolExecutor(max_workers=workers)
     pending: deque[Future[tuple[np.ndarray, ...]]] = deque()
 

@@ -294,3 +294,42 @@ def test_count_filter_path_is_taken_on_person_names() -> None:
     want = reference_match(config, table1.columns, table2.columns)
     assert len(want) > 50
     assert_same(got, want)
+
+
+@pytest.mark.parametrize("scorer", ["ratio", "token_sort_ratio"])
+def test_best_mode_ties_at_100_between_different_values(scorer: str) -> None:
+    # token_sort_ratio('a b', 'b a') is 100 too: the lower file2 row wins the tie
+    cols1: dict[str, list[str | None]] = {"c0": ["a b", "x y z", "b a"]}
+    cols2: dict[str, list[str | None]] = {"c0": ["z y x", "b a", "a b", "x y z"]}
+    config = MatchConfig(
+        file1=FILE_ID, file2=FILE_ID, threshold=80, match_mode="best",
+        mappings=[{"file1_col": "c0", "file2_col": "c0", "scorer": scorer}],
+    )  # fmt: skip
+    with ExitStack() as stack:
+        tiny_limits(stack)
+        got = as_pairs(match_tables(config, _table(cols1, "1.csv"), _table(cols2, "2.csv")))
+    want = reference_match(config, cols1, cols2)
+    if scorer == "token_sort_ratio":
+        assert [p[:2] for p in want] == [(0, 1), (1, 0), (2, 1)]
+    assert_same(got, want)
+
+
+@pytest.mark.parametrize(
+    ("scorer", "threshold", "mode"),
+    [("ratio", 80, "best"), ("ratio", 70, "all"), ("token_sort_ratio", 85, "best"),
+     ("ratio", 90, "one_to_one")],
+)  # fmt: skip
+def test_count_filter_equals_the_cdist_path_at_real_block_sizes(
+    scorer: str, threshold: float, mode: str
+) -> None:
+    """Thousands of names: the count filter (real block sizes) == the plain cdist path."""
+    table1, table2 = _synthetic(1200, 1500, seed=21)
+    config = MatchConfig(file1=FILE_ID, file2=FILE_ID, threshold=threshold, match_mode=mode,
+                         mappings=[{"file1_col": "name", "file2_col": "name",
+                                    "scorer": scorer}])  # fmt: skip
+    with mock.patch.object(engine, "FILTER_MIN_PAIRS", 0):
+        got = as_pairs(match_tables(config, table1, table2, chunk_rows=500))
+    with mock.patch.object(engine, "FILTER_MIN_PAIRS", 10**18):
+        want = as_pairs(match_tables(config, table1, table2, chunk_rows=500))
+    assert len(want) > 300
+    assert_same(got, want)
