@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from matchq_local.client import ApiClient
+from matchq_client import MatchqClient
 from tests.e2e.e2e_support import Stack, own_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def user() -> str:
 
 
 @pytest.fixture
-def api(stack: Stack, user: str) -> Iterator[ApiClient]:
+def api(stack: Stack, user: str) -> Iterator[MatchqClient]:
     with stack.client(user) as client:
         yield client
 

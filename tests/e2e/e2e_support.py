@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from matchq.auth import issue_token
-from matchq_local.client import ApiClient
+from matchq_client import Job, MatchqClient
 from matchq_local.launch import background_stack
 
 
@@ -29,8 +29,9 @@ class Stack:
     def token(self, user: str, *, admin: bool = False, ttl: int = 3600) -> str:
         return issue_token(self.secret, user, admin=admin, ttl_seconds=ttl)
 
-    def client(self, user: str, *, admin: bool = False) -> ApiClient:
-        return ApiClient(self.base_url, self.token(user, admin=admin))
+    def client(self, user: str, *, admin: bool = False) -> MatchqClient:
+        """An SDK client as `user`; no retries, so every answer reaches the test as sent."""
+        return MatchqClient(self.base_url, self.token(user, admin=admin), retries=0)
 
     def table(self) -> Any:
         """The jobs table on the stack's AWS endpoint (for precise timestamps)."""
@@ -132,6 +133,17 @@ SLOW_CONFIG: dict[str, Any] = {
     "threshold": 95,
     "match_mode": "all",
 }
+
+
+def bearer(client: MatchqClient) -> dict[str, str]:
+    """The Authorization header of `client`, for raw requests as the same user."""
+    assert client.token, "the client has no token"
+    return {"Authorization": f"Bearer {client.token}"}
+
+
+def wait_job(client: MatchqClient, job_id: str, *, timeout: float, interval: float = 0.25) -> Job:
+    """`client.wait()` polling every `interval` seconds (no backoff); the finished job."""
+    return client.wait(job_id, timeout=timeout, poll_interval=interval, max_interval=interval)
 
 
 def wait_until(

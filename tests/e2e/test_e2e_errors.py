@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from matchq.auth import issue_token
-from matchq_local.client import ApiClient
-from tests.e2e.e2e_support import TINY_CONFIG, Stack, tiny_files
+from matchq_client import MatchqClient
+from tests.e2e.e2e_support import TINY_CONFIG, Stack, bearer, tiny_files, wait_job
 
 pytestmark = pytest.mark.e2e
 
@@ -62,10 +62,12 @@ def test_unsigned_token_is_refused(raw: httpx.Client) -> None:
     _error(response, 401, "Unauthorized")
 
 
-def test_other_users_job_is_forbidden(stack: Stack, api: ApiClient, tmp_path: Path) -> None:
+def test_other_users_job_is_forbidden(
+    stack: Stack, api: MatchqClient, raw: httpx.Client, tmp_path: Path
+) -> None:
     left, right = tiny_files(tmp_path)
-    config = {**TINY_CONFIG, "file1": api.upload(left), "file2": api.upload(right)}
-    job_id = api.submit("alice's job", config)
+    config = {**TINY_CONFIG, "file1": api.upload_file(left), "file2": api.upload_file(right)}
+    job_id = api.submit_job("alice's job", config)
     with stack.client(f"other-{uuid.uuid4().hex[:6]}") as other:
         for method, path in (
             ("GET", f"/jobs/{job_id}"),
@@ -73,17 +75,18 @@ def test_other_users_job_is_forbidden(stack: Stack, api: ApiClient, tmp_path: Pa
             ("DELETE", f"/jobs/{job_id}"),
             ("GET", f"/jobs/{job_id}/results"),
         ):
-            body = _error(other.http.request(method, path), 403, "Forbidden")
+            response = raw.request(method, path, headers=bearer(other))
+            body = _error(response, 403, "Forbidden")
             assert body["details"] == "Access denied to this job"
         assert job_id not in [j["id"] for j in other.list_jobs()]
     with stack.client("an-admin", admin=True) as admin:
-        assert admin.get(job_id)["id"] == job_id
-    api.wait(job_id, timeout=60)
+        assert admin.get_job(job_id)["id"] == job_id
+    wait_job(api, job_id, timeout=60)
 
 
-def test_unknown_job_is_404(api: ApiClient) -> None:
+def test_unknown_job_is_404(api: MatchqClient, raw: httpx.Client) -> None:
     job_id = f"job_{uuid.uuid4()}"
-    body = _error(api.http.get(f"/jobs/{job_id}"), 404, "Not Found")
+    body = _error(raw.get(f"/jobs/{job_id}", headers=bearer(api)), 404, "Not Found")
     assert body["details"] == f"Job not found: {job_id}"
 
 
@@ -93,32 +96,36 @@ def test_unknown_route_is_404(stack: Stack, raw: httpx.Client) -> None:
     _error(raw.put("/jobs/list", headers=headers), 404, "Not Found")
 
 
-def test_bad_priority(api: ApiClient, tmp_path: Path) -> None:
+def test_bad_priority(api: MatchqClient, raw: httpx.Client, tmp_path: Path) -> None:
     left, right = tiny_files(tmp_path)
-    config = {**TINY_CONFIG, "file1": api.upload(left), "file2": api.upload(right)}
+    config = {**TINY_CONFIG, "file1": api.upload_file(left), "file2": api.upload_file(right)}
     for priority in (0, 5, "high"):
-        response = api.http.post(
-            "/jobs/submit", json={"name": "x", "config": config, "priority": priority}
+        response = raw.post(
+            "/jobs/submit",
+            json={"name": "x", "config": config, "priority": priority},
+            headers=bearer(api),
         )
         body = _error(response, 400, "Bad Request")
         assert body["details"] == "Priority must be between 1 (low) and 4 (urgent)"
 
 
-def test_unknown_column_names_the_field(api: ApiClient, tmp_path: Path) -> None:
+def test_unknown_column_names_the_field(
+    api: MatchqClient, raw: httpx.Client, tmp_path: Path
+) -> None:
     left, right = tiny_files(tmp_path)
     mapping = {"file1_col": "nope", "file2_col": "full_name", "match_type": "fuzzy"}
     config = {
         **TINY_CONFIG,
         "mappings": [mapping],
-        "file1": api.upload(left),
-        "file2": api.upload(right),
+        "file1": api.upload_file(left),
+        "file2": api.upload_file(right),
     }
-    body = _error(
-        api.http.post("/jobs/submit", json={"name": "x", "config": config}), 400, "Bad Request"
-    )
+    response = raw.post("/jobs/submit", json={"name": "x", "config": config}, headers=bearer(api))
+    body = _error(response, 400, "Bad Request")
     assert "nope" in body["details"]
 
 
-def test_bad_cleanup_age(api: ApiClient) -> None:
-    body = _error(api.http.post("/jobs/cleanup", params={"max_age_hours": 0}), 400, "Bad Request")
+def test_bad_cleanup_age(api: MatchqClient, raw: httpx.Client) -> None:
+    response = raw.post("/jobs/cleanup", params={"max_age_hours": 0}, headers=bearer(api))
+    body = _error(response, 400, "Bad Request")
     assert "max_age_hours" in body["details"]

@@ -10,8 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from matchq_local.client import ApiClient, ApiError
-from tests.e2e.e2e_support import SAMPLE_CONFIG, TINY_CONFIG, Stack, tiny_files, wait_until
+from matchq_client import MatchqClient, NotFound
+from tests.e2e.e2e_support import (
+    SAMPLE_CONFIG,
+    TINY_CONFIG,
+    Stack,
+    bearer,
+    tiny_files,
+    wait_job,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -40,19 +48,19 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_full_flow_on_the_samples(
-    stack: Stack, api: ApiClient, user: str, sample_files: tuple[Path, Path], tmp_path: Path
+    stack: Stack, api: MatchqClient, user: str, sample_files: tuple[Path, Path], tmp_path: Path
 ) -> None:
     crm, billing = sample_files
-    file1, file2 = api.upload(crm), api.upload(billing)
+    file1, file2 = api.upload_file(crm), api.upload_file(billing)
     assert file1.startswith("file_") and file2.startswith("file_")
 
     config = {**SAMPLE_CONFIG, "file1": file1, "file2": file2}
-    job_id = api.submit("Customer Data Matching - Batch 1", config, priority=3)
+    job_id = api.submit_job("Customer Data Matching - Batch 1", config, priority=3)
     assert re.fullmatch(r"job_[0-9a-f-]{36}", job_id)
 
-    job = api.wait(job_id, timeout=90)
+    job = wait_job(api, job_id, timeout=90)
     assert job["status"] == "completed", job
-    assert set(job) >= JOB_FIELDS
+    assert set(job.raw) >= JOB_FIELDS
     assert job["progress"] == 100
     assert job["user_id"] == user
     assert job["priority"] == 3
@@ -66,14 +74,15 @@ def test_full_flow_on_the_samples(
         "unmatched_2.json",
     ]
 
-    listing = api.results(job_id)
+    # The JSON as sent (the SDK's ResultFile would coerce the sizes).
+    listing = api.request("GET", f"/jobs/{job_id}/results").json()["files"]
     assert {f["name"] for f in listing} == {
         "matched_results.json",
         "unmatched_1.json",
         "unmatched_2.json",
     }
     assert all(f["size_bytes"] > 0 and f["expires_in"] > 0 for f in listing)
-    paths = {p.name: p for p in api.download(job_id, tmp_path / "results")}
+    paths = {p.name: p for p in api.download_results(job_id, tmp_path / "results")}
     matched = json.loads(paths["matched_results.json"].read_text())
     unmatched1 = json.loads(paths["unmatched_1.json"].read_text())
     unmatched2 = json.loads(paths["unmatched_2.json"].read_text())
@@ -101,25 +110,26 @@ def test_full_flow_on_the_samples(
         stats[s] for s in ("pending", "running", "completed", "failed", "cancelled")
     )
 
-    assert api.delete(job_id) == {"success": True, "message": "Job deleted successfully"}
-    with pytest.raises(ApiError) as gone:
-        api.get(job_id)
+    deleted = api.request("DELETE", f"/jobs/{job_id}").json()
+    assert deleted == {"success": True, "message": "Job deleted successfully"}
+    with pytest.raises(NotFound) as gone:
+        api.get_job(job_id)
     assert gone.value.status == 404
     assert gone.value.body["details"] == f"Job not found: {job_id}"
 
 
-def test_list_pages_newest_first(api: ApiClient, tmp_path: Path) -> None:
+def test_list_pages_newest_first(api: MatchqClient, raw: httpx.Client, tmp_path: Path) -> None:
     left, right = tiny_files(tmp_path)
-    config = {**TINY_CONFIG, "file1": api.upload(left), "file2": api.upload(right)}
-    ids = [api.submit(f"job {i}", config, priority=1) for i in range(3)]
-    first = api.http.get("/jobs/list", params={"limit": 2})
+    config = {**TINY_CONFIG, "file1": api.upload_file(left), "file2": api.upload_file(right)}
+    ids = [api.submit_job(f"job {i}", config, priority=1) for i in range(3)]
+    first = raw.get("/jobs/list", params={"limit": 2}, headers=bearer(api))
     assert first.status_code == 200
     assert [j["id"] for j in first.json()] == ids[::-1][:2]
     token = first.headers["X-Next-Token"]
     rest = api.list_jobs(limit=2, next_token=token)
     assert [j["id"] for j in rest] == ids[:1]
     for job_id in ids:
-        api.wait(job_id, timeout=60)
+        wait_job(api, job_id, timeout=60)
 
 
 def test_cors_preflight_and_headers(stack: Stack, raw: httpx.Client) -> None:
