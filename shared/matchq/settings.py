@@ -25,6 +25,7 @@ class Settings(BaseModel):
     heartbeat_timeout_seconds: int = 300
     heartbeat_interval_seconds: float = 2.0
     expected_job_seconds: int = 600
+    pending_resend_seconds: int = 1800
     presign_expires_seconds: int = 900
     max_rows: int = 1_000_000
     result_ttl_days: int = 30
@@ -64,6 +65,7 @@ class Settings(BaseModel):
             "heartbeat_timeout_seconds": "MATCHQ_HEARTBEAT_TIMEOUT_SECONDS",
             "heartbeat_interval_seconds": "MATCHQ_HEARTBEAT_INTERVAL_SECONDS",
             "expected_job_seconds": "MATCHQ_EXPECTED_JOB_SECONDS",
+            "pending_resend_seconds": "MATCHQ_PENDING_RESEND_SECONDS",
             "presign_expires_seconds": "MATCHQ_PRESIGN_EXPIRES_SECONDS",
             "max_rows": "MATCHQ_MAX_ROWS",
             "total_workers_override": "MATCHQ_WORKERS",

@@ -430,3 +430,20 @@ def test_log_lines_carry_the_job_and_user(aws: AwsStack) -> None:
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     failed = next(line for line in lines if line["message"] == "job failed")
     assert failed["job_id"] == job_id and failed["user_id"] == "alice"
+
+
+def test_a_job_whose_message_was_lost_is_sent_again(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    aws.receive(2)  # the message is gone (lost, or dead-lettered)
+    repo = JobRepository(aws.table_name)
+    old = utcnow() - timedelta(hours=2)
+    repo._table.put_item(Item=job_to_item(repo.get(job_id).model_copy(update={"queued_at": old})))
+    assert maintenance().run().resent == [job_id]
+    assert [json.loads(m["Body"])["job_id"] for m in aws.receive(2)] == [job_id]
+    assert maintenance().run().resent == []  # stamped: not again until the next period
+    assert complete(aws, job_id) == "completed"
+
+
+def test_a_recently_queued_job_is_not_sent_again(aws: AwsStack) -> None:
+    submit(aws)
+    assert maintenance().run().resent == []

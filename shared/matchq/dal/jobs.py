@@ -304,6 +304,17 @@ class JobRepository:
             remove=("run_id", "started_at", "heartbeat_at", "estimated_remaining"),
         )
 
+    def mark_requeued(self, job: Job, *, now: datetime) -> Job | None:
+        """A pending job's message is sent again: stamp `queued_at` (only if still pending
+        and nobody stamped it since)."""
+        assert job.queued_at is not None
+        return self._transition(
+            job.id,
+            condition=Attr("status").eq(JobStatus.PENDING.value)
+            & Attr("queued_at").eq(iso_precise(job.queued_at)),
+            set_values={"queued_at": iso_precise(now)},
+        )
+
     def delete_finished(self, job: Job) -> bool:
         """Remove a finished job's record; False when it is not finished (any more)."""
         try:

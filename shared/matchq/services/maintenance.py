@@ -21,6 +21,7 @@ class MaintenanceReport:
     requeued: list[str]
     failed: list[str]
     long_running: int
+    resent: list[str]
 
 
 class Maintenance:
@@ -77,6 +78,21 @@ class Maintenance:
             logger.warning("reaped stale jobs", extra={"requeued": requeued, "failed": failed})
         return requeued, failed
 
+    def resend_stale_pending(self) -> list[str]:
+        """Send again the message of jobs pending for long: if it was lost (or died in a
+        dead-letter queue), the job would wait forever. A duplicate delivery is harmless."""
+        cutoff = self.clock() - timedelta(seconds=self.settings.pending_resend_seconds)
+        resent = []
+        for job in self.repo.by_status(JobStatus.PENDING):
+            if job.queued_at is None or job.queued_at >= cutoff:
+                continue
+            if self.repo.mark_requeued(job, now=self.clock()) is not None:
+                self.queues.enqueue(job.id, job.priority)
+                resent.append(job.id)
+        if resent:
+            logger.warning("re-sent messages of long-pending jobs", extra={"jobs": resent})
+        return resent
+
     def count_long_running(self) -> int:
         """Running jobs past the expected duration (the `LongRunningJobs` alarm's metric)."""
         cutoff = self.clock() - timedelta(seconds=self.settings.expected_job_seconds)
@@ -89,8 +105,9 @@ class Maintenance:
     def run(self) -> MaintenanceReport:
         report = self.jobs.cleanup(None, self.settings.retention_hours)
         requeued, failed = self.reap_stale_jobs()
+        resent = self.resend_stale_pending()
         long_running = self.count_long_running()
         metrics.add_metric(name="LongRunningJobs", unit="Count", value=long_running)
         return MaintenanceReport(
-            report.cleaned_jobs, report.freed_bytes, requeued, failed, long_running
+            report.cleaned_jobs, report.freed_bytes, requeued, failed, long_running, resent
         )
