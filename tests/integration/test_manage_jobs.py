@@ -213,3 +213,24 @@ def test_service_cleanup_never_touches_running_jobs(aws: AwsStack) -> None:
     report = job_service().cleanup(None, 1)
     assert report.cleaned_jobs == 0
     assert repo.get(job_id).status is JobStatus.RUNNING
+
+
+def test_the_upload_policy_caps_the_size_and_pins_the_key(aws: AwsStack) -> None:
+    import base64
+    import json
+
+    _, body, _ = call("create_upload", api_event("create_upload", body={"filename": "a.csv"}))
+    fields = body["upload"]["fields"]
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    assert ["content-length-range", 1, body["max_bytes"]] in policy["conditions"]
+    assert {"key": fields["key"]} in policy["conditions"]
+    assert {"bucket": aws.bucket} in policy["conditions"]
+
+
+def test_delete_of_a_running_job_is_a_409(aws: AwsStack) -> None:
+    job_id = submit(aws)
+    repo = JobRepository(aws.table_name)
+    repo.claim(repo.get(job_id), "run-1", utcnow())
+    status, body, _ = call("delete_job", api_event("delete_job", job_id=job_id))
+    assert status == 409 and "running" in body["details"]
+    assert repo.get(job_id).status is JobStatus.RUNNING
