@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from typing import Any
 
 import httpx
 
+from matchq_local.serving import BackgroundServer
 from matchq_local.template import REGION
 
 DEFAULT_AWS_PORT = 5001
@@ -77,7 +76,7 @@ def endpoint_alive(endpoint: str, timeout: float = 0.5) -> bool:
     return response.status_code == 200
 
 
-class MotoEndpoint:
+class MotoEndpoint(BackgroundServer):
     """A moto server on host:port, serving from a thread of this process.
 
     Unlike `moto.server.ThreadedMotoServer`, binding happens in the caller's thread, so a
@@ -90,29 +89,10 @@ class MotoEndpoint:
             MotoRequestHandler,
             create_backend_app,
         )
-        from werkzeug.serving import make_server
 
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(
-            host, port, app, threaded=True, request_handler=MotoRequestHandler
-        )
-        self.host = host
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="moto-server", daemon=True
-        )
+        super().__init__(app, host, port, name="moto-server", request_handler=MotoRequestHandler)
 
     @property
     def url(self) -> str:
         return endpoint_url(self.port, self.host)
-
-    def start(self) -> MotoEndpoint:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()

@@ -24,10 +24,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from werkzeug.datastructures import Headers
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from matchq_local.lambda_runtime import FunctionRegistry
+from matchq_local.serving import BackgroundServer
 from matchq_local.template import ACCOUNT, REGION, AuthorizerSpec, LocalStack, Route
 
 log = logging.getLogger("matchq.local")
@@ -543,26 +544,8 @@ class _RequestHandler(WSGIRequestHandler):
         """The gateway logs requests itself."""
 
 
-class GatewayServer:
+class GatewayServer(BackgroundServer):
     """The gateway on host:port, serving concurrently from threads of this process."""
 
     def __init__(self, gateway: Gateway, host: str, port: int) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server: BaseWSGIServer = make_server(
-            host, port, gateway, threaded=True, request_handler=_RequestHandler
-        )
-        self.host = host
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="gateway", daemon=True
-        )
-
-    def start(self) -> GatewayServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
+        super().__init__(gateway, host, port, name="gateway", request_handler=_RequestHandler)
