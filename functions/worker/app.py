@@ -12,7 +12,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from matchq.observability import logger, metrics, start_invocation, tracer
 from matchq.services.wiring import job_runner
-from matchq.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -23,7 +22,6 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
     outcome = job_runner().handle(
         record.body,
         receive_count=int(record.attributes.approximate_receive_count or 1),
-        max_receives=get_settings().max_receive_count,
         time_left=(lambda: context.get_remaining_time_in_millis() / 1000) if context else None,
     )
     logger.info("message handled", extra={"outcome": outcome})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from matchq_local.template import LocalStack, physical_name
@@ -42,8 +43,6 @@ def _queue_attributes(props: dict[str, Any]) -> dict[str, str]:
     }
     redrive = props.get("RedrivePolicy")
     if redrive:
-        import json
-
         attributes["RedrivePolicy"] = json.dumps(
             {
                 "deadLetterTargetArn": redrive["deadLetterTargetArn"],

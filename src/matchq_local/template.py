@@ -242,14 +242,6 @@ class _Remove:
 _REMOVE = _Remove()
 
 
-def _function_arn_id(uri: Any) -> str | None:
-    text = uri.get("Fn::Sub") if isinstance(uri, dict) else uri
-    if isinstance(text, list):
-        text = text[0]
-    match = re.search(r"\$\{(\w+)\.Arn\}", str(text))
-    return match.group(1) if match else None
-
-
 def load_stack(
     endpoint: str,
     *,
@@ -287,7 +279,7 @@ def load_stack(
         )
 
     for res in stack.of_type("AWS::ApiGateway::RestApi").values():
-        body = template_body(template, res)
+        body = res["Properties"].get("Body", {})
         _read_api(stack, body)
 
     for res in stack.of_type("AWS::Lambda::EventSourceMapping").values():
@@ -321,11 +313,6 @@ def load_stack(
     return stack
 
 
-def template_body(template: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = resource["Properties"].get("Body", {})
-    return body
-
-
 def _read_api(stack: LocalStack, body: dict[str, Any]) -> None:
     schemes = body.get("securityDefinitions") or body.get("components", {}).get(
         "securitySchemes", {}
@@ -337,7 +324,7 @@ def _read_api(stack: LocalStack, body: dict[str, Any]) -> None:
         identity = str(auth.get("identitySource", "") or "")
         stack.authorizers[name] = AuthorizerSpec(
             name=name,
-            function=_function_arn_id(auth.get("authorizerUri")) or _arn_function(stack, auth),
+            function=_arn_function(stack, auth),
             kind=str(auth.get("type", "request")).lower(),
             identity_sources=[s.strip() for s in identity.split(",") if s.strip()],
             ttl_seconds=int(auth.get("authorizerResultTtlInSeconds", 300)),
@@ -355,8 +342,7 @@ def _read_api(stack: LocalStack, body: dict[str, Any]) -> None:
                 Route(
                     method=method.upper(),
                     path=path,
-                    function=_function_arn_id(integration.get("uri"))
-                    or _arn_function(stack, integration),
+                    function=_arn_function(stack, integration),
                     authorizer=authorizer,
                 )
             )

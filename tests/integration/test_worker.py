@@ -152,7 +152,7 @@ def test_a_job_about_to_hit_the_time_limit_fails_cleanly(aws: AwsStack) -> None:
 
 def test_the_last_delivery_of_a_poison_message_fails_the_job(aws: AwsStack) -> None:
     job_id = submit(aws)
-    outcome = runner().handle(json.dumps({"job_id": job_id}), receive_count=3, max_receives=3)
+    outcome = runner().handle(json.dumps({"job_id": job_id}), receive_count=3)
     assert outcome == "failed (poison)"
     job = job_record(aws, job_id)
     assert job.status is JobStatus.FAILED and "2 delivery attempts" in job.error_message

@@ -360,30 +360,30 @@ class JobRepository:
             index, partition = BY_STATUS, ("status", status.value)
         else:
             index, partition = BY_CREATED, ("entity", ENTITY)
+        # Ask for one item more than the page: it tells whether a next page exists without a
+        # second query, and the page's last item positions the next one.
         kwargs: dict[str, Any] = {
             "IndexName": index,
             "KeyConditionExpression": Key(partition[0]).eq(partition[1]),
             "ScanIndexForward": False,
-            "Limit": limit,
+            "Limit": limit + 1,
         }
         if next_token:
             kwargs["ExclusiveStartKey"] = decode_token(next_token, {partition[0]: partition[1]})
-        jobs: list[Job] = []
-        while True:
+        items: list[dict[str, Any]] = []
+        while len(items) <= limit:
             result = self._table.query(**kwargs)
-            jobs.extend(item_to_job(item) for item in result.get("Items", []))
-            last = result.get("LastEvaluatedKey")
-            if not last or len(jobs) >= limit:
+            items.extend(result.get("Items", []))
+            if "LastEvaluatedKey" not in result:
                 break
-            kwargs["ExclusiveStartKey"] = last
-            kwargs["Limit"] = limit - len(jobs)
-        if not last:
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+            kwargs["Limit"] = limit + 1 - len(items)
+        jobs = [item_to_job(item) for item in items[:limit]]
+        if len(items) <= limit:
             return jobs, None
-        # DynamoDB may hand back a key even when nothing follows; look before promising more.
-        probe = self._table.query(**{**kwargs, "ExclusiveStartKey": last, "Limit": 1})
-        if not probe.get("Items"):
-            return jobs, None
-        return jobs, encode_token(last)
+        last = items[limit - 1]
+        position = {name: last[name] for name in ("job_id", "created_key", partition[0])}
+        return jobs, encode_token(position)
 
     def count(self, *, user_id: str | None, status: JobStatus) -> int:
         key: Any

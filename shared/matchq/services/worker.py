@@ -132,7 +132,6 @@ class JobRunner:
         body: str,
         *,
         receive_count: int = 1,
-        max_receives: int | None = None,
         time_left: Callable[[], float] | None = None,
     ) -> str:
         """Handle one message; returns what happened. Raises only to ask for a redelivery."""
@@ -153,7 +152,7 @@ class JobRunner:
         tag(user_id=job.user_id)
         if job.status is not JobStatus.PENDING:
             return f"skipped ({job.status.value})"
-        if max_receives is not None and receive_count >= max_receives:
+        if receive_count >= self.settings.max_receive_count:
             # Earlier deliveries died without finishing: do not try a last time blindly.
             failed = self.repo.fail_pending(
                 job,
