@@ -12,18 +12,17 @@ import base64
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
@@ -38,7 +37,8 @@ API_ID = "matchqlocal"
 STAGE = "prod"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
-# Status of each gateway response type when the template does not set one.
+# Status of each gateway response type the local gateway produces, when the template
+# does not set one.
 DEFAULT_STATUS = {
     "ACCESS_DENIED": 403,
     "UNAUTHORIZED": 401,
@@ -46,10 +46,6 @@ DEFAULT_STATUS = {
     "AUTHORIZER_CONFIGURATION_ERROR": 500,
     "MISSING_AUTHENTICATION_TOKEN": 403,
     "REQUEST_TOO_LARGE": 413,
-    "THROTTLED": 429,
-    "BAD_REQUEST_BODY": 400,
-    "INTEGRATION_FAILURE": 504,
-    "INTEGRATION_TIMEOUT": 504,
     "DEFAULT_4XX": 400,
     "DEFAULT_5XX": 502,
 }
@@ -86,26 +82,18 @@ class _CompiledRoute:
 
     def match(self, parts: list[str]) -> tuple[tuple[int, ...], dict[str, str]] | None:
         """(rank, path parameters) when `parts` fits; lower rank is more specific."""
+        if len(parts) != len(self.segments):
+            return None
         params: dict[str, str] = {}
         rank: list[int] = []
-        for i, segment in enumerate(self.segments):
-            if segment.startswith("{") and segment.endswith("+}"):
-                if i >= len(parts):
-                    return None
-                params[segment[1:-2]] = "/".join(parts[i:])
-                rank.append(2)
-                return tuple(rank), params
-            if i >= len(parts):
-                return None
+        for segment, part in zip(self.segments, parts, strict=True):
             if segment.startswith("{") and segment.endswith("}"):
-                params[segment[1:-1]] = parts[i]
+                params[segment[1:-1]] = part
                 rank.append(1)
-            elif segment == parts[i]:
+            elif segment == part:
                 rank.append(0)
             else:
                 return None
-        if len(parts) != len(self.segments):
-            return None
         return tuple(rank), params
 
 
@@ -135,7 +123,7 @@ class Router:
             return None
         best = candidates[0][0]
         for rank, route, params in candidates:
-            if rank == best and route.method in {method, "ANY"}:
+            if rank == best and route.method == method:
                 return route, params
         return None
 
@@ -170,7 +158,7 @@ class RequestInfo:
             "extendedRequestId": self.request_id,
             # API Gateway renders $context.requestTime in CLF ("27/Jan/2025:10:00:00 +0000").
             # Locally it is ISO-8601 with Z, because the contract requires that in every
-            # error body; see the README of the local stack.
+            # error body; see docs/local-stack.md.
             "requestTime": _iso(self.received),
             "requestTimeEpoch": str(int(self.received.timestamp() * 1000)),
             "httpMethod": self.method,
@@ -243,96 +231,60 @@ class AuthorizerRejected(Exception):
         self.context = context or {}
 
 
-def _policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
-    """IAM evaluation of an authorizer policy for execute-api:Invoke on `method_arn`."""
-    statements = policy.get("Statement") or []
-    if isinstance(statements, dict):
-        statements = [statements]
+def _iam_match(pattern: str, value: str) -> bool:
+    """IAM's wildcards: `*` is any run of characters, `?` one character."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value) is not None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
+    """IAM evaluation of an authorizer policy for execute-api:Invoke on `method_arn`.
+
+    The template's authorizer allows the whole stage (`.../prod/*`), so the Resource is
+    matched with IAM wildcards; an explicit Deny wins.
+    """
     allowed = False
-    for statement in statements:
-        actions = statement.get("Action") or []
-        resources = statement.get("Resource") or []
-        actions = [actions] if isinstance(actions, str) else actions
-        resources = [resources] if isinstance(resources, str) else resources
-        if not any(fnmatchcase("execute-api:Invoke", a) or a == "*" for a in actions):
+    for statement in _as_list(policy.get("Statement") or []):
+        if not any(_iam_match(a, "execute-api:Invoke") for a in _as_list(statement["Action"])):
             continue
-        if not any(fnmatchcase(method_arn, r) for r in resources):
+        if not any(_iam_match(r, method_arn) for r in _as_list(statement["Resource"])):
             continue
-        effect = str(statement.get("Effect", "")).lower()
-        if effect == "deny":
+        if statement.get("Effect") == "Deny":
             return False
-        allowed = allowed or effect == "allow"
+        allowed = allowed or statement.get("Effect") == "Allow"
     return allowed
 
 
 class Authorizer:
-    """A Lambda authorizer of the template, with API Gateway's result cache."""
+    """The template's Lambda REQUEST authorizer: called on every request (no result cache)."""
 
     def __init__(self, spec: AuthorizerSpec, functions: FunctionRegistry) -> None:
         self.spec = spec
         self.function = functions[spec.function]
-        self._cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
 
-    def _identity(self, request: Request, route_params: dict[str, str]) -> tuple[str, ...] | None:
-        values = []
-        for source in self.spec.identity_sources:
-            value: str | None = None
-            if source.startswith("method.request.header."):
-                value = request.headers.get(source.removeprefix("method.request.header."))
-            elif source.startswith("method.request.querystring."):
-                value = request.args.get(source.removeprefix("method.request.querystring."))
-            elif source.startswith("method.request.path."):
-                value = route_params.get(source.removeprefix("method.request.path."))
-            else:
-                value = source  # stageVariables/context: constant for this stage
-            if not value:
-                return None
-            values.append(value)
-        return tuple(values)
-
-    def authorize(
-        self, event: dict[str, Any], request: Request, route_params: dict[str, str]
-    ) -> dict[str, Any]:
+    def authorize(self, event: dict[str, Any]) -> dict[str, Any]:
         """The caller's context (plus principalId); raises AuthorizerRejected otherwise."""
-        identity = self._identity(request, route_params)
-        if identity is None:
-            raise AuthorizerRejected("UNAUTHORIZED")  # API Gateway does not call the function
-        cacheable = self.spec.ttl_seconds > 0 and bool(self.spec.identity_sources)
-        answer = None
-        if cacheable:
-            with self._lock:
-                cached = self._cache.get(identity)
-            if cached and cached[0] > time.monotonic():
-                answer = cached[1]
-        if answer is None:
-            if self.spec.kind == "token":
-                event = {
-                    "type": "TOKEN",
-                    "authorizationToken": identity[0],
-                    "methodArn": event["methodArn"],
-                }
-            try:
-                answer = self.function.invoke(event)
-            except Exception as exc:
-                if str(exc) == "Unauthorized":
-                    raise AuthorizerRejected("UNAUTHORIZED") from exc
-                log.exception("authorizer %s failed", self.spec.name)
-                raise AuthorizerRejected("AUTHORIZER_FAILURE") from exc
-            if (
-                not isinstance(answer, dict)
-                or "policyDocument" not in answer
-                or "principalId" not in answer
-            ):
-                log.error("authorizer %s returned no principalId/policyDocument", self.spec.name)
-                raise AuthorizerRejected("AUTHORIZER_CONFIGURATION_ERROR")
-            if cacheable:
-                with self._lock:
-                    self._cache[identity] = (time.monotonic() + self.spec.ttl_seconds, answer)
-        context = {k: _context_value(v) for k, v in (answer.get("context") or {}).items()}
-        if not _policy_allows(answer["policyDocument"], event["methodArn"]):
+        try:
+            answer = self.function.invoke(event)
+        except Exception as exc:
+            if str(exc) == "Unauthorized":
+                raise AuthorizerRejected("UNAUTHORIZED") from exc
+            log.exception("authorizer %s failed", self.spec.name)
+            raise AuthorizerRejected("AUTHORIZER_FAILURE") from exc
+        try:
+            context = {k: _context_value(v) for k, v in (answer.get("context") or {}).items()}
+            allowed = policy_allows(answer["policyDocument"], event["methodArn"])
+            principal = str(answer["principalId"])
+        except (AttributeError, KeyError, TypeError) as exc:
+            log.error("authorizer %s returned no valid principalId/policyDocument", self.spec.name)
+            raise AuthorizerRejected("AUTHORIZER_CONFIGURATION_ERROR") from exc
+        if not allowed:
             raise AuthorizerRejected("ACCESS_DENIED", context)
-        context["principalId"] = str(answer["principalId"])
+        context["principalId"] = principal
         return context
 
 
@@ -469,7 +421,12 @@ class Gateway:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         started = time.perf_counter()
-        response = self.handle(request)
+        try:
+            response = self.handle(request)
+        except Exception:
+            # API Gateway never answers with a stack trace: a gateway bug is a 5xx error body.
+            log.exception("gateway failed on %s %s", request.method, request.path)
+            response = render_gateway_response(self.stack, "DEFAULT_5XX", _request_info(request))
         access_log.info(
             "%s %s %s %.1f ms",
             request.method,
@@ -480,17 +437,18 @@ class Gateway:
         return response(environ, start_response)  # type: ignore[no-any-return]
 
     def handle(self, request: Request) -> Response:
-        path = request.path if request.path == "/" else request.path.rstrip("/")
-        info = RequestInfo(
-            request_id=str(uuid.uuid4()),
-            received=datetime.now(UTC),
-            method=request.method.upper(),
-            path=path,
-            source_ip=request.remote_addr or "127.0.0.1",
-            user_agent=request.user_agent.string,
-        )
-        if request.content_length and request.content_length > MAX_REQUEST_BYTES:
+        info = _request_info(request)
+        path = info.path
+        declared = request.headers.get("Content-Length")
+        if declared is not None and not declared.strip().isdigit():
+            return error_response(400, "Content-Length must be a whole number of bytes", info)
+        request.max_content_length = MAX_REQUEST_BYTES
+        try:
+            body = request.get_data()
+        except RequestEntityTooLarge:
             return render_gateway_response(self.stack, "REQUEST_TOO_LARGE", info)
+        except (ClientDisconnected, OSError):  # e.g. a malformed chunked body
+            return error_response(400, "Malformed or incomplete request body", info)
         if info.method == "OPTIONS" and self.stack.cors:
             resources = self.router.resources(path)
             if resources:
@@ -500,12 +458,10 @@ class Gateway:
             return render_gateway_response(self.stack, "MISSING_AUTHENTICATION_TOKEN", info)
         route, params = matched
         info.resource_path = route.path
-        event = build_proxy_event(request, info, route, params, request.get_data())
+        event = build_proxy_event(request, info, route, params, body)
         if route.authorizer:
             try:
-                context = self.authorizers[route.authorizer].authorize(
-                    authorizer_event(event), request, params
-                )
+                context = self.authorizers[route.authorizer].authorize(authorizer_event(event))
             except AuthorizerRejected as rejected:
                 return render_gateway_response(
                     self.stack, rejected.kind, info, authorizer=rejected.context
@@ -532,8 +488,67 @@ class Gateway:
         return Response(b"", status=200, headers=headers)
 
 
+def _request_info(request: Request) -> RequestInfo:
+    return RequestInfo(
+        request_id=str(uuid.uuid4()),
+        received=datetime.now(UTC),
+        method=request.method.upper(),
+        path=request.path if request.path == "/" else request.path.rstrip("/"),
+        source_ip=request.remote_addr or "127.0.0.1",
+        user_agent=request.user_agent.string,
+    )
+
+
+def error_body(status: int, details: str) -> bytes:
+    """The API's error body (docs/api.md) for an error of the HTTP server itself."""
+    return json.dumps(
+        {
+            "error": HTTPStatus(status).phrase,
+            "details": details,
+            "timestamp": _iso(datetime.now(UTC)),
+        }
+    ).encode()
+
+
+def error_response(status: int, details: str, info: RequestInfo) -> Response:
+    """The error body for a request the gateway refuses before any route."""
+    headers = Headers({"Content-Type": "application/json", "x-amzn-RequestId": info.request_id})
+    headers["Access-Control-Allow-Origin"] = "*"
+    return Response(error_body(status, details), status=status_line(status), headers=headers)
+
+
 class _RequestHandler(WSGIRequestHandler):
-    """Keeps header names as the client sent them (API Gateway passes them unchanged)."""
+    """Keeps header names as the client sent them (API Gateway passes them unchanged), and
+    answers what the HTTP server rejects itself (oversized headers, a malformed request
+    line) with the API's error body instead of Python's HTML page."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        short, long = self.responses.get(code, ("", ""))
+        if message and explain:
+            details = f"{message}: {explain}"
+        else:
+            details = message or explain or long or short
+        body = error_body(code, details)
+        if self.request_version == "HTTP/0.9":  # the request line was not understood
+            self.request_version = "HTTP/1.1"
+        access_log.info("HTTP server refused a request: %d %s", code, details)
+        self.close_connection = True
+        self.send_response(code, short or None)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def run_wsgi(self) -> None:
+        try:
+            urlsplit(self.path)
+        except ValueError as exc:  # werkzeug would drop the connection without an answer
+            self.send_error(400, f"Malformed request target: {exc}")
+            return
+        super().run_wsgi()
 
     def make_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().make_environ()

@@ -2,6 +2,9 @@
 
 The local stack never restates a resource: table, queues, bucket, routes, authorizer,
 function handlers and environment all come from here, so local and cloud cannot drift.
+It evaluates only the intrinsic functions and API features the template uses; anything
+else fails loudly with `UnsupportedTemplate` instead of being served differently from
+API Gateway (see docs/local-stack.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,22 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK = "matchq-local"
 
+# The resource types the local stack reads; the others (roles, alarms, log groups, ...)
+# have no local counterpart and are never evaluated.
+LOCAL_TYPES = {
+    "AWS::Lambda::Function",
+    "AWS::ApiGateway::RestApi",
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::Events::Rule",
+    "AWS::SQS::Queue",
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+}
+
+
+class UnsupportedTemplate(ValueError):
+    """The template uses something the local stack does not serve as AWS would."""
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -32,7 +51,6 @@ class FunctionSpec:
     timeout: int
     memory_mb: int
     environment: dict[str, str]
-    layers: list[str]
 
 
 @dataclass(frozen=True)
@@ -45,11 +63,10 @@ class Route:
 
 @dataclass(frozen=True)
 class AuthorizerSpec:
+    """A REQUEST authorizer without identity sources or result cache (the template's kind)."""
+
     name: str
     function: str
-    kind: str  # "request" or "token"
-    identity_sources: list[str]
-    ttl_seconds: int
 
 
 @dataclass(frozen=True)
@@ -57,7 +74,6 @@ class EventSource:
     function: str
     queue: str  # logical id
     batch_size: int
-    maximum_concurrency: int | None
     report_batch_item_failures: bool
 
 
@@ -66,7 +82,6 @@ class LocalStack:
     """Everything the local stack needs from the template, resolved for this machine."""
 
     resources: dict[str, dict[str, Any]]
-    parameters: dict[str, str]
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
@@ -93,13 +108,24 @@ def queue_url(logical_id: str, endpoint: str) -> str:
     return f"{endpoint.rstrip('/')}/{ACCOUNT}/{physical_name(logical_id)}"
 
 
+def parse_template(text: str) -> dict[str, Any]:
+    """YAML with CloudFormation's short tags (`!Ref`), as samtranslator reads it, with libyaml."""
+    import yaml
+    from samtranslator.yaml_helper import intrinsics_multi_constructor
+
+    class Loader(yaml.CSafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", intrinsics_multi_constructor)
+    return yaml.load(text, Loader=Loader)  # noqa: S506 (a safe loader with CloudFormation tags)
+
+
 @cache
 def transformed_template(path: Path = TEMPLATE) -> tuple[dict[str, Any], dict[str, Path]]:
     """The CloudFormation template SAM deploys, and each function's code folder."""
     from samtranslator.translator.transform import transform
-    from samtranslator.yaml_helper import yaml_parse
 
-    template = yaml_parse(path.read_text())
+    template = parse_template(path.read_text(encoding="utf-8"))
     code_dirs: dict[str, Path] = {}
     for logical_id, resource in template.get("Resources", {}).items():
         props = resource.get("Properties", {})
@@ -107,12 +133,18 @@ def transformed_template(path: Path = TEMPLATE) -> tuple[dict[str, Any], dict[st
             code_dirs[logical_id] = (path.parent / props["CodeUri"]).resolve()
             props["CodeUri"] = f"s3://local/{logical_id}"
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
-            code_dirs[logical_id] = (path.parent / props["ContentUri"]).resolve()
             props["ContentUri"] = f"s3://local/{logical_id}"
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
     pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK}
     return transform(template, pseudo, _NoManagedPolicies()), code_dirs
+
+
+class _Remove:
+    """`Ref: AWS::NoValue`: the property is left out."""
+
+
+_REMOVE = _Remove()
 
 
 class Resolver:
@@ -122,24 +154,21 @@ class Resolver:
         self.template = template
         self.resources = template["Resources"]
         self.endpoint = endpoint
+        declared = template.get("Parameters", {})
+        unknown = sorted(set(parameters) - set(declared))
+        if unknown:
+            raise UnsupportedTemplate(f"template.yaml has no parameter {', '.join(unknown)}")
         self.params: dict[str, Any] = {
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::StackName": STACK,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NoValue": None,
+            "AWS::NoValue": _REMOVE,
         }
-        for name, spec in template.get("Parameters", {}).items():
-            value = parameters.get(name, spec.get("Default", ""))
-            self.params[name] = (
-                value.split(",")
-                if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str)
-                else value
-            )
+        for name, spec in declared.items():
+            self.params[name] = parameters.get(name, spec.get("Default", ""))
         self.conditions: dict[str, bool] = {}
-        for name in template.get("Conditions", {}):
-            self.condition(name)
 
     def condition(self, name: str) -> bool:
         if name not in self.conditions:
@@ -151,41 +180,35 @@ class Resolver:
             return self.params[name]
         resource = self.resources.get(name)
         if resource is None:
-            raise KeyError(f"Ref to unknown name {name}")
+            raise UnsupportedTemplate(f"Ref to unknown name {name}")
         if resource["Type"] == "AWS::SQS::Queue":
             return queue_url(name, self.endpoint)
         return physical_name(name)
 
-    def get_att(self, name: str, attribute: str) -> Any:
+    def get_att(self, name: str, attribute: str) -> str:
         resource = self.resources.get(name)
         if resource is None:
-            raise KeyError(f"GetAtt of unknown resource {name}")
-        kind = resource["Type"]
+            raise UnsupportedTemplate(f"GetAtt of unknown resource {name}")
         local = physical_name(name)
-        if attribute == "Arn":
-            service = {
-                "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{local}",
-                "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{local}",
-                "AWS::S3::Bucket": f"arn:aws:s3:::{local}",
-                "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{local}",
-            }
-            return service.get(kind, f"arn:aws:local:{REGION}:{ACCOUNT}:{local}")
-        if attribute == "QueueName":
+        if attribute == "QueueName" and resource["Type"] == "AWS::SQS::Queue":
             return local
-        if attribute == "QueueUrl":
-            return queue_url(name, self.endpoint)
-        return f"{local}.{attribute}"
+        if attribute != "Arn":
+            raise UnsupportedTemplate(f"GetAtt {name}.{attribute} is not served locally")
+        return {
+            "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{local}",
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{local}",
+            "AWS::S3::Bucket": f"arn:aws:s3:::{local}",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{local}",
+        }.get(resource["Type"], f"arn:aws:local:{REGION}:{ACCOUNT}:{local}")
 
-    def sub(self, text: str, extra: dict[str, Any] | None = None) -> str:
+    def sub(self, text: str, variables: dict[str, Any]) -> str:
         def replace(match: re.Match[str]) -> str:
             token = match.group(1)
-            if token.startswith("!"):
-                return "${" + token[1:] + "}"
-            if extra and token in extra:
-                return str(self.resolve(extra[token]))
-            if "." in token and token.split(".", 1)[0] in self.resources:
-                name, attribute = token.split(".", 1)
-                return str(self.get_att(name, attribute))
+            if token in variables:
+                return str(self.resolve(variables[token]))
+            name, dot, attribute = token.partition(".")
+            if dot and name in self.resources:
+                return self.get_att(name, attribute)
             return str(self.ref(token))
 
         return re.sub(r"\$\{([^}]+)\}", replace, text)
@@ -198,48 +221,23 @@ class Resolver:
         if len(node) == 1:
             ((key, arg),) = node.items()
             if key == "Ref":
-                value = self.ref(arg)
-                return _REMOVE if value is None else value
+                return self.ref(arg)
             if key == "Fn::GetAtt":
-                name, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.get_att(name, attribute)
+                return self.get_att(*arg)
             if key == "Fn::Sub":
-                if isinstance(arg, list):
-                    return self.sub(arg[0], arg[1])
-                return self.sub(arg)
-            if key == "Fn::Join":
-                return str(arg[0]).join(str(x) for x in self.resolve(arg[1]))
-            if key == "Fn::Select":
-                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
-            if key == "Fn::Split":
-                return str(self.resolve(arg[1])).split(arg[0])
+                return self.sub(arg, {}) if isinstance(arg, str) else self.sub(arg[0], arg[1])
             if key == "Fn::If":
                 return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
             if key == "Fn::Equals":
                 return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
             if key == "Fn::Not":
                 return not self.resolve(arg[0])
-            if key == "Fn::And":
-                return all(self.resolve(x) for x in arg)
-            if key == "Fn::Or":
-                return any(self.resolve(x) for x in arg)
             if key == "Condition":
                 return self.condition(arg)
-            if key in {"Fn::ImportValue", "Fn::GetAZs", "Fn::Base64", "Fn::Cidr"}:
-                return str(arg)
-        resolved = {}
-        for k, v in node.items():
-            value = self.resolve(v)
-            if value is not _REMOVE:
-                resolved[k] = value
-        return resolved
-
-
-class _Remove:
-    pass
-
-
-_REMOVE = _Remove()
+            if key.startswith("Fn::"):
+                raise UnsupportedTemplate(f"{key} is not evaluated by the local stack")
+        resolved = {k: self.resolve(v) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not _REMOVE}
 
 
 def load_stack(
@@ -254,6 +252,8 @@ def load_stack(
     resolver = Resolver(template, parameters or {}, endpoint)
     resources: dict[str, dict[str, Any]] = {}
     for logical_id, resource in template["Resources"].items():
+        if resource["Type"] not in LOCAL_TYPES:
+            continue
         cond = resource.get("Condition")
         if cond and not resolver.condition(cond):
             continue
@@ -261,9 +261,7 @@ def load_stack(
             "Type": resource["Type"],
             "Properties": resolver.resolve(resource.get("Properties", {})),
         }
-    stack = LocalStack(
-        resources=resources, parameters={k: str(v) for k, v in resolver.params.items()}
-    )
+    stack = LocalStack(resources=resources)
 
     for logical_id, res in stack.of_type("AWS::Lambda::Function").items():
         props = res["Properties"]
@@ -274,28 +272,20 @@ def load_stack(
             handler=props["Handler"],
             timeout=int(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
-            environment={k: "" if v is None else str(v) for k, v in env.items()},
-            layers=[str(x) for x in props.get("Layers", [])],
+            environment={k: str(v) for k, v in env.items()},
         )
 
     for res in stack.of_type("AWS::ApiGateway::RestApi").values():
-        body = res["Properties"].get("Body", {})
-        _read_api(stack, body)
+        _read_api(stack, res["Properties"]["Body"])
 
     for res in stack.of_type("AWS::Lambda::EventSourceMapping").values():
         props = res["Properties"]
         queue = props["EventSourceArn"].rsplit(":", 1)[-1]
-        queue_id = next(k for k in stack.resources if physical_name(k) == queue)
-        function = next(k for k in stack.functions if physical_name(k) == props["FunctionName"])
-        scaling = props.get("ScalingConfig", {})
         stack.event_sources.append(
             EventSource(
-                function=function,
-                queue=queue_id,
+                function=_by_physical_name(stack.functions, props["FunctionName"]),
+                queue=_by_physical_name(stack.resources, queue),
                 batch_size=int(props.get("BatchSize", 10)),
-                maximum_concurrency=int(scaling["MaximumConcurrency"])
-                if "MaximumConcurrency" in scaling
-                else None,
                 report_batch_item_failures="ReportBatchItemFailures"
                 in props.get("FunctionResponseTypes", []),
             )
@@ -303,38 +293,45 @@ def load_stack(
 
     for res in stack.of_type("AWS::Events::Rule").values():
         props = res["Properties"]
+        if "ScheduleExpression" not in props or props.get("State") == "DISABLED":
+            continue
         for target in props.get("Targets", []):
-            arn = str(target["Arn"])
-            target_fn = next(
-                (k for k in stack.functions if arn.endswith(":" + physical_name(k))), None
-            )
-            if target_fn and "ScheduleExpression" in props:
-                stack.schedules[target_fn] = props["ScheduleExpression"]
+            name = str(target["Arn"]).rsplit(":", 1)[-1]
+            stack.schedules[_by_physical_name(stack.functions, name)] = props["ScheduleExpression"]
     return stack
 
 
+def _by_physical_name(logical_ids: dict[str, Any], name: str) -> str:
+    return next(k for k in logical_ids if physical_name(k) == name)
+
+
 def _read_api(stack: LocalStack, body: dict[str, Any]) -> None:
-    schemes = body.get("securityDefinitions") or body.get("components", {}).get(
-        "securitySchemes", {}
-    )
+    """Routes, the authorizer, CORS and gateway responses of the API's OpenAPI body."""
+    schemes = body.get("components", {}).get("securitySchemes", {})
     for name, spec in schemes.items():
         auth = spec.get("x-amazon-apigateway-authorizer")
         if not auth:
             continue
-        identity = str(auth.get("identitySource", "") or "")
-        stack.authorizers[name] = AuthorizerSpec(
-            name=name,
-            function=_arn_function(stack, auth),
-            kind=str(auth.get("type", "request")).lower(),
-            identity_sources=[s.strip() for s in identity.split(",") if s.strip()],
-            ttl_seconds=int(auth.get("authorizerResultTtlInSeconds", 300)),
-        )
+        if auth.get("type") != "request" or auth.get("identitySource"):
+            raise UnsupportedTemplate(
+                f"authorizer {name}: only REQUEST authorizers without identity sources are served"
+            )
+        if auth.get("authorizerResultTtlInSeconds", 300) != 0:
+            raise UnsupportedTemplate(f"authorizer {name}: result caching is not served locally")
+        stack.authorizers[name] = AuthorizerSpec(name=name, function=_arn_function(stack, auth))
     for path, methods in body.get("paths", {}).items():
+        if "+}" in path:
+            raise UnsupportedTemplate(f"{path}: greedy path parameters are not served locally")
         for method, spec in methods.items():
             integration = spec.get("x-amazon-apigateway-integration", {})
-            if integration.get("type") != "aws_proxy":
+            if method == "options" and integration.get("type") == "mock":
+                for response in integration.get("responses", {}).values():
+                    for header, value in response.get("responseParameters", {}).items():
+                        stack.cors[header.rsplit(".", 1)[-1]] = str(value).strip("'")
                 continue
-            security = spec.get("security") or body.get("security") or []
+            if integration.get("type") != "aws_proxy" or method.startswith("x-amazon"):
+                raise UnsupportedTemplate(f"{method} {path}: only Lambda proxy methods are served")
+            security = spec.get("security", [])
             authorizer = next(
                 (n for entry in security for n in entry if n in stack.authorizers), None
             )
@@ -346,10 +343,6 @@ def _read_api(stack: LocalStack, body: dict[str, Any]) -> None:
                     authorizer=authorizer,
                 )
             )
-            options = methods.get("options", {}).get("x-amazon-apigateway-integration", {})
-            for response in options.get("responses", {}).values():
-                for header, value in response.get("responseParameters", {}).items():
-                    stack.cors[header.rsplit(".", 1)[-1]] = str(value).strip("'")
     stack.gateway_responses = body.get("x-amazon-apigateway-gateway-responses", {})
 
 
@@ -358,4 +351,4 @@ def _arn_function(stack: LocalStack, spec: dict[str, Any]) -> str:
     for logical_id in stack.functions:
         if re.search(rf":function:{re.escape(physical_name(logical_id))}(/|$)", uri):
             return logical_id
-    raise KeyError(f"no function for integration {uri}")
+    raise UnsupportedTemplate(f"no function for integration {uri}")

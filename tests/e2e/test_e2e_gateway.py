@@ -1,10 +1,14 @@
-"""The local gateway over real HTTP, with stand-in functions: routing, authorizer, responses."""
+"""The local gateway over real HTTP, with stand-in functions: routing, authorizer, responses,
+and the error body for requests the HTTP server refuses before any route."""
 
 from __future__ import annotations
 
 import re
+import socket
 import textwrap
 from collections.abc import Iterator
+from http import HTTPStatus
+from http.client import HTTPResponse
 from pathlib import Path
 
 import httpx
@@ -13,6 +17,7 @@ import pytest
 from matchq_local.gateway import Gateway, GatewayServer
 from matchq_local.lambda_runtime import FunctionRegistry
 from matchq_local.template import AuthorizerSpec, FunctionSpec, LocalStack, Route, load_stack
+from tests.support import error_body_ok
 
 pytestmark = pytest.mark.e2e
 
@@ -48,12 +53,14 @@ FUNCTIONS = {
                 raise Exception("Unauthorized")
             if mode == "garbage":
                 return {"nothing": True}
-            effect = "Allow" if mode in {"allow", "cached"} else "Deny"
+            effect = "Allow" if mode in {"allow", "stage"} else "Deny"
+            resource = event["methodArn"]
+            if mode in {"stage", "deny-stage"}:  # the whole stage, as the template's authorizer
+                resource = "/".join(resource.split("/")[:2]) + "/*"
             return {
                 "principalId": "tester",
                 "policyDocument": {"Version": "2012-10-17", "Statement": [{
-                    "Action": "execute-api:Invoke", "Effect": effect,
-                    "Resource": event["methodArn"],
+                    "Action": "execute-api:Invoke", "Effect": effect, "Resource": resource,
                 }]},
                 "context": {"user_id": "tester", "is_admin": False, "details": "denied: no mode",
                             "timestamp": "2025-01-27T00:00:00Z"},
@@ -71,11 +78,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     for name, code in FUNCTIONS.items():
         (root / name).mkdir()
         (root / name / "app.py").write_text(textwrap.dedent(code))
-        functions[name] = FunctionSpec(name, root / name, "app.lambda_handler", 29, 128, {}, [])
+        functions[name] = FunctionSpec(name, root / name, "app.lambda_handler", 29, 128, {})
     template = load_stack("http://127.0.0.1:9")
     stack = LocalStack(
         resources={},
-        parameters={},
         functions=functions,
         routes=[
             Route("GET", "/api/v1/jobs/list", "Echo", "Auth"),
@@ -83,15 +89,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
             Route("POST", "/api/v1/jobs/{job_id}/cancel", "Echo", "Auth"),
             Route("POST", "/api/v1/bin", "Binary", "Auth"),
             Route("GET", "/api/v1/broken", "Broken", "Auth"),
-            Route("GET", "/api/v1/cached", "Echo", "Cached"),
             Route("GET", "/api/v1/open", "Echo", None),
         ],
-        authorizers={
-            "Auth": AuthorizerSpec("Auth", "Auth", "request", [], 0),
-            "Cached": AuthorizerSpec(
-                "Cached", "Auth", "request", ["method.request.header.X-Mode"], 300
-            ),
-        },
+        authorizers={"Auth": AuthorizerSpec("Auth", "Auth")},
         gateway_responses=template.gateway_responses,
         cors=template.cors,
     )
@@ -200,23 +200,94 @@ def test_preflight_skips_the_authorizer(http: httpx.Client) -> None:
     assert response.headers["Access-Control-Max-Age"] == "600"
 
 
-def test_authorizer_cache_and_identity_sources(
+def test_authorizer_runs_on_every_request_even_without_a_token(
     gateway: tuple[str, Path], http: httpx.Client
 ) -> None:
+    """The template's authorizer has no identity sources and no cache (ReauthorizeEvery 0)."""
     calls = gateway[1]
     before = len(calls.read_text())
     for _ in range(3):
-        assert http.get("/cached", headers={"x-mode": "cached"}).status_code == 200
-    assert len(calls.read_text()) - before == 1  # TTL 300: one call per identity
-    missing = http.get("/cached", headers={"x-mode": ""})
-    assert missing.status_code == 401  # no identity source value: the function is not called
-    assert len(calls.read_text()) - before == 1
-    before = len(calls.read_text())
-    for _ in range(2):
-        http.get("/jobs/list")
-    assert len(calls.read_text()) - before == 2  # TTL 0: every request
+        assert http.get("/jobs/list").status_code == 200
+    assert http.get("/jobs/list", headers={"x-mode": ""}).status_code == 401
+    assert len(calls.read_text()) - before == 4
+
+
+@pytest.mark.parametrize(("mode", "status"), [("stage", 200), ("deny-stage", 401)])
+def test_a_stage_wide_policy_is_matched_with_iam_wildcards(
+    http: httpx.Client, mode: str, status: int
+) -> None:
+    """The template's authorizer answers for `arn:...:api/prod/*`, not for one method."""
+    assert http.get("/jobs/job_1", headers={"x-mode": mode}).status_code == status
 
 
 def test_route_without_authorizer(http: httpx.Client) -> None:
     event = http.get("/open", headers={"x-mode": "deny"}).json()["event"]
     assert "authorizer" not in event["requestContext"]
+
+
+# --- what the HTTP server refuses before any route ---------------------------------------
+
+
+def raw_request(base_url: str, data: bytes) -> httpx.Response:
+    """Send `data` as it is over a new connection and read the answer."""
+    address = httpx.URL(base_url)
+    with socket.create_connection((address.host, address.port or 80), timeout=10) as sock:
+        sock.sendall(data)
+        answer = HTTPResponse(sock)
+        answer.begin()
+        return httpx.Response(answer.status, headers=answer.getheaders(), content=answer.read())
+
+
+def assert_error_body(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert error_body_ok(response.json(), HTTPStatus(status).phrase), response.text
+
+
+def test_an_oversized_header_is_a_431_with_the_error_body(
+    gateway: tuple[str, Path], http: httpx.Client
+) -> None:
+    response = http.get("/jobs/list", headers={"X-Big": "a" * 100_000})
+    assert_error_body(response, 431)
+    assert "65536" in response.json()["details"]
+    # The gateway still serves the next request.
+    assert http.get("/jobs/list").status_code == 200
+
+
+def test_too_many_headers_is_a_431_with_the_error_body(gateway: tuple[str, Path]) -> None:
+    headers = b"".join(b"X-H%d: 1\r\n" % i for i in range(150))
+    response = raw_request(
+        gateway[0], b"GET /api/v1/open HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"
+    )
+    assert_error_body(response, 431)
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        (b"GARBAGE", 400),
+        (b"GET /api/v1/open HTTP/x.y", 400),
+        (b"GET http://[::1/api/v1/open HTTP/1.1", 400),
+        (b"GET /api/v1/open HTTP/2.0", 505),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1", 414),
+    ],
+)
+def test_a_malformed_request_line_gets_the_error_body(
+    gateway: tuple[str, Path], request_line: bytes, status: int
+) -> None:
+    response = raw_request(gateway[0], request_line + b"\r\nHost: x\r\n\r\n")
+    assert_error_body(response, status)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: abc\r\n",
+        b"Content-Length: -5\r\n",
+        b"Transfer-Encoding: chunked\r\n",  # followed by a body that is not chunked
+    ],
+)
+def test_a_malformed_body_framing_is_a_400(gateway: tuple[str, Path], head: bytes) -> None:
+    request = b"POST /api/v1/bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + head
+    response = raw_request(gateway[0], request + b"\r\nnot chunked\r\n\r\n")
+    assert_error_body(response, 400)
