@@ -6,16 +6,16 @@ logger = Logger(service="matchq")
 tracer = Tracer(service="matchq")
 metrics = Metrics(namespace="matchq", service="matchq")
 
+# Keys `tag` adds; each handler's `inject_lambda_context(clear_state=True)` drops them
+# at the start of the next invocation.
+INVOCATION_KEYS = ("job_id", "user_id")
+
 
 def tag(**keys: object) -> None:
-    """Add `job_id` / `user_id` to every log line of this invocation.
-
-    Thread-local keys: the local stack runs concurrent invocations as threads of one
-    process, and their keys must not mix (in Lambda it is one thread either way).
-    """
-    logger.thread_safe_append_keys(**keys)
+    """Add `job_id` / `user_id` to every later log line of this invocation."""
+    logger.append_keys(**keys)
 
 
 def start_invocation() -> None:
-    """Forget the keys of the previous invocation on this thread."""
-    logger.thread_safe_clear_keys()
+    """Forget the job and user of the previous record (a batch handles several in turn)."""
+    logger.remove_keys(INVOCATION_KEYS)

@@ -2,7 +2,9 @@
 
 Each concurrent invocation of a function gets its own execution environment (its own
 import of `app.py`), as in Lambda: module-level state such as powertools' resolver or
-batch processor is never shared by two invocations running at the same time.
+batch processor is never shared by two invocations running at the same time. The
+packages those modules import (`matchq`, powertools) are shared, so the log keys of
+powertools' loggers are kept per thread here (see `keep_log_keys_per_thread`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import logging
-import os
 import sys
 import threading
 import time
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from matchq_local.template import ACCOUNT, REGION, FunctionSpec, LocalStack, physical_name
 
@@ -56,16 +59,47 @@ def shared_environment(functions: Iterable[FunctionSpec]) -> dict[str, str]:
 
 
 def runtime_environment(
-    stack: LocalStack, extra: Mapping[str, str] | None = None, log_level: str | None = None
+    stack: LocalStack, extra: Mapping[str, str] | None = None, log_level: str = "WARNING"
 ) -> dict[str, str]:
     """Every variable the handlers of `stack` read, for one shared process."""
     env = shared_environment(stack.functions.values())
     env.update(LOCAL_RUNTIME_ENV)
-    env["POWERTOOLS_LOG_LEVEL"] = (
-        log_level or os.environ.get("MATCHQ_LOG_LEVEL") or "WARNING"
-    ).upper()
+    env["POWERTOOLS_LOG_LEVEL"] = log_level.upper()
     env.update(extra or {})
     return env
+
+
+class _PerThreadKeys(LambdaPowertoolsFormatter):
+    """Powertools' JSON formatter with its log keys held per thread.
+
+    In Lambda a process runs one invocation at a time, so Powertools keeps the keys of
+    `append_keys` and `inject_lambda_context` in the logger's one formatter. Here
+    concurrent invocations are threads of one process: each thread gets keys of its own,
+    starting from the logger's configured ones, and an invocation's `clear_state` resets
+    only its own thread's keys.
+    """
+
+    @property
+    def log_format(self) -> dict[str, Any]:
+        local = self.__dict__["_thread_keys"]
+        if not hasattr(local, "keys"):
+            local.keys = dict(self.__dict__["_initial_keys"])
+        return local.keys
+
+    @log_format.setter
+    def log_format(self, value: dict[str, Any]) -> None:
+        self.__dict__["_thread_keys"].keys = value
+
+
+def keep_log_keys_per_thread() -> None:
+    """Give the formatter of every powertools logger of this process per-thread keys."""
+    for candidate in list(logging.Logger.manager.loggerDict.values()):
+        for handler in getattr(candidate, "handlers", []):
+            formatter = handler.formatter
+            if type(formatter) is LambdaPowertoolsFormatter:
+                formatter.__dict__["_initial_keys"] = formatter.__dict__.pop("log_format")
+                formatter.__dict__["_thread_keys"] = threading.local()
+                formatter.__class__ = _PerThreadKeys
 
 
 @dataclass(eq=False)
@@ -116,6 +150,7 @@ def load_handler(spec: FunctionSpec) -> Handler:
     path = spec.code_dir / (module_name.replace(".", "/") + ".py")
     unique = f"_matchq_fn_{spec.logical_id}_{next(_module_ids)}"
     module = _import_file(unique, path)
+    keep_log_keys_per_thread()
     handler = getattr(module, attribute, None)
     if not callable(handler):
         raise AttributeError(f"{path} has no callable {attribute!r} (Handler {spec.handler})")
