@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterable
 from typing import Any
-
-import httpx
 
 from matchq_local.serving import BackgroundServer
 from matchq_local.template import REGION
 
 DEFAULT_AWS_PORT = 5001
 LOOPBACK = "127.0.0.1"
+# Bind addresses that mean "every interface"; this machine reaches them through loopback.
+ANY_HOST = {"0.0.0.0", "::", ""}  # noqa: S104
 
 # Credentials moto accepts; nothing here can reach a real account.
 FAKE_CREDENTIALS = {
@@ -23,7 +25,8 @@ FAKE_CREDENTIALS = {
 
 
 def endpoint_url(port: int, host: str = LOOPBACK) -> str:
-    return f"http://{host}:{port}"
+    """The URL clients on this machine use for a server bound to host:port."""
+    return f"http://{LOOPBACK if host in ANY_HOST else host}:{port}"
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:
@@ -67,17 +70,51 @@ def session(endpoint: str) -> Any:
     )
 
 
-def endpoint_alive(endpoint: str, timeout: float = 0.5) -> bool:
-    """True when a moto server answers at `endpoint`."""
-    try:
-        response = httpx.get(f"{endpoint.rstrip('/')}/moto-api/data.json", timeout=timeout)
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200
+def missing_tables(endpoint: str, tables: Iterable[str], timeout: float = 5.0) -> str | None:
+    """Why `endpoint` is not a local stack holding `tables`; None when it is.
+
+    One DescribeTable per table: cheap for the endpoint however much it holds, and it
+    tells a running local stack from any other server (or none) on that port.
+    """
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    config = Config(connect_timeout=1, read_timeout=timeout, retries={"total_max_attempts": 2})
+    dynamodb = session(endpoint).client("dynamodb", config=config)
+    for table in tables:
+        try:
+            dynamodb.describe_table(TableName=table)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            return f"the AWS endpoint at {endpoint} has no table {table} ({code})"
+        except BotoCoreError as exc:
+            return f"no AWS endpoint answers at {endpoint} ({type(exc).__name__})"
+    return None
+
+
+class SerialDynamoDB:
+    """WSGI middleware of the embedded endpoint: one DynamoDB request at a time.
+
+    moto checks a write's ConditionExpression and applies the write as two steps with no
+    lock between them, so two concurrent conditional writes to one item can both succeed,
+    which DynamoDB never allows (a cancel and a worker's claim both won). DynamoDB calls
+    take milliseconds here; the other services (SQS long polls, S3 transfers) stay
+    concurrent.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self._lock:
+            return list(self.app(environ, start_response))
 
 
 class MotoEndpoint(BackgroundServer):
-    """A moto server on host:port, serving from a thread of this process.
+    """A moto server on host:port, serving from threads of this process.
 
     Unlike `moto.server.ThreadedMotoServer`, binding happens in the caller's thread, so a
     port already in use raises `OSError` at once instead of hanging.
@@ -90,7 +127,7 @@ class MotoEndpoint(BackgroundServer):
             create_backend_app,
         )
 
-        app = DomainDispatcherApplication(create_backend_app)
+        app = SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
         super().__init__(app, host, port, name="moto-server", request_handler=MotoRequestHandler)
 
     @property

@@ -1,9 +1,12 @@
 """Writes env/local-env.json for `sam local invoke --env-vars` from template.yaml.
 
-Every function's environment is resolved for the embedded AWS endpoint as a Docker
-container reaches it (host.docker.internal:5001). SAM CLI overrides only variables the
-template declares for the function (plus its own AWS_* set), so the endpoint travels in
-MATCHQ_AWS_ENDPOINT_URL, which the template declares and `matchq.dal` hands to boto3.
+`sam local invoke` resolves a `Ref` to a resource as its logical id, so the functions would
+look for a table named `JobsTable`. This file gives every function its environment as the
+local stack resolves it: the local table, bucket and queue names, with queue URLs on the
+embedded AWS endpoint as a Docker container reaches it (host.docker.internal:5001).
+boto3 finds that endpoint through AWS_ENDPOINT_URL, which the template sets from its
+`AwsEndpointUrl` parameter: pass `--parameter-overrides AwsEndpointUrl=...` as well
+(docs/local-stack.md).
 
 Usage: python -m matchq_local.envfile [--host host.docker.internal] [--port 5001] [--out PATH]
 """
@@ -16,27 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from matchq_local.aws import DEFAULT_AWS_PORT
-from matchq_local.template import REGION, ROOT, load_stack
+from matchq_local.template import ROOT, load_stack
 
 DOCKER_HOST = "host.docker.internal"
 OUT = ROOT / "env" / "local-env.json"
 
 
 def env_document(host: str = DOCKER_HOST, port: int = DEFAULT_AWS_PORT) -> dict[str, Any]:
+    """Each function's environment, by logical id, for an endpoint at host:port."""
     endpoint = f"http://{host}:{port}"
-    stack = load_stack(endpoint)
-    document: dict[str, Any] = {
-        "Parameters": {
-            "MATCHQ_AWS_ENDPOINT_URL": endpoint,
-            "AWS_DEFAULT_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }
+    stack = load_stack(endpoint, parameters={"AwsEndpointUrl": endpoint})
+    return {
+        logical_id: dict(sorted(spec.environment.items()))
+        for logical_id, spec in sorted(stack.functions.items())
     }
-    for logical_id, spec in sorted(stack.functions.items()):
-        environment = {**spec.environment, "MATCHQ_AWS_ENDPOINT_URL": endpoint}
-        document[logical_id] = dict(sorted(environment.items()))
-    return document
 
 
 def main() -> None:

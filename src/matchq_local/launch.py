@@ -4,6 +4,7 @@ benchmarks and the end-to-end tests."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import socket
@@ -17,6 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matchq_local.template import ROOT
+
+# The line `matchq serve` prints once it accepts requests (see matchq_local.stack.serve).
+READY = re.compile(
+    r"ready at http://[^:/]+:(?P<port>\d+)/api/v1 \(AWS endpoint (?P<aws>\S+), "
+    r"(?P<workers>\d+) worker slot"
+)
 
 
 class StackFailed(RuntimeError):
@@ -61,13 +68,15 @@ def background_stack(
     `check_exit`: raise `StackFailed` unless the stack exits 0 on `stop_signal`.
     """
     env = dict(os.environ)
+    secret = None
     if fresh:
+        secret = secrets.token_urlsafe(32)
         env = {k: v for k, v in env.items() if not k.startswith(("AWS_", "MATCHQ_", "POWERTOOLS_"))}
         env.update(
             MATCHQ_PORT=str(free_port()),
             MATCHQ_AWS_PORT=str(free_port()),
             MATCHQ_WORKERS=str(workers),
-            MATCHQ_JWT_SECRET=secrets.token_urlsafe(32),
+            MATCHQ_JWT_SECRET=secret,
             MATCHQ_LOG_LEVEL="INFO",
         )
         if maintenance_seconds is not None:
@@ -87,18 +96,18 @@ def background_stack(
         )
     try:
         deadline = time.monotonic() + start_timeout
-        while "ready" not in log.read_text(errors="replace"):
+        while not (ready := READY.search(log.read_text(errors="replace"))):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise StackFailed(f"the local stack did not start; its log:\n{_tail(log)}")
             time.sleep(0.1)
         from matchq_local.secret import local_jwt_secret
 
         yield RunningStack(
-            base_url=f"http://127.0.0.1:{env.get('MATCHQ_PORT', '5000')}/api/v1",
-            aws_endpoint=f"http://127.0.0.1:{env.get('MATCHQ_AWS_PORT', '5001')}",
-            secret=env.get("MATCHQ_JWT_SECRET") or local_jwt_secret(),
+            base_url=f"http://127.0.0.1:{ready['port']}/api/v1",
+            aws_endpoint=ready["aws"],
+            secret=secret or local_jwt_secret(),
             log=log,
-            workers=int(env.get("MATCHQ_WORKERS", "2")),
+            workers=int(ready["workers"]),
         )
     finally:
         code = _stop(process, stop_timeout, stop_signal)

@@ -6,15 +6,17 @@ import os
 import secrets
 from pathlib import Path
 
+from matchq_local.settings import LocalSettings
 from matchq_local.template import ROOT
 
 SECRET_FILE = ROOT / ".matchq" / "jwt_secret"
 
 
-def local_jwt_secret(path: Path = SECRET_FILE) -> str:
+def local_jwt_secret(settings: LocalSettings | None = None, path: Path = SECRET_FILE) -> str:
     """The secret `matchq serve` verifies and `matchq token` signs with."""
-    if value := os.environ.get("MATCHQ_JWT_SECRET", "").strip():
-        return value
+    configured = (settings or LocalSettings.from_env()).jwt_secret
+    if configured and configured.strip():
+        return configured.strip()
     try:
         return path.read_text().strip()
     except FileNotFoundError:

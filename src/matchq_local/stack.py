@@ -1,87 +1,49 @@
-"""The local stack as one process tree: AWS endpoint, gateway, worker pool and schedules."""
+"""The local stack as one process tree: AWS endpoint, gateway, worker pool and schedules.
+
+What runs and how each part maps to template.yaml: docs/local-stack.md.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import shlex
 import signal
 import socket
 import sys
 import threading
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 from matchq_local.aws import (
-    DEFAULT_AWS_PORT,
+    ANY_HOST,
     LOOPBACK,
     MotoEndpoint,
-    endpoint_alive,
     endpoint_url,
+    missing_tables,
     session,
     use_endpoint,
 )
 from matchq_local.lambda_runtime import FunctionRegistry, runtime_environment
 from matchq_local.provision import provision
-from matchq_local.template import LocalStack, load_stack
+from matchq_local.settings import LocalSettings
+from matchq_local.template import LocalStack, load_stack, physical_name
 
 log = logging.getLogger("matchq.local")
 
-DEFAULT_PORT = 5000
-DEFAULT_WORKERS = 2
 API_BASE_PATH = "/api/v1"
 
-
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be an integer, not {raw!r}") from exc
+# The settings' former name, kept for callers of `StackConfig.from_env()`.
+StackConfig = LocalSettings
 
 
-def parse_overrides(text: str) -> dict[str, str]:
-    """`Key=Value Key2=Value2` (the form of `sam deploy --parameter-overrides`)."""
-    overrides = {}
-    for item in shlex.split(text):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"parameter override {item!r} is not Key=Value")
-        overrides[key.removeprefix("ParameterKey=")] = value
-    return overrides
+def stack_parameters(settings: LocalSettings, endpoint: str) -> dict[str, str]:
+    """The template parameters of a local run: the overrides, and the local AWS endpoint.
 
-
-@dataclass
-class StackConfig:
-    """Settings of `matchq serve`, from the environment (CONTRACT section 3)."""
-
-    host: str = LOOPBACK
-    port: int = DEFAULT_PORT
-    aws_port: int = DEFAULT_AWS_PORT
-    workers: int = DEFAULT_WORKERS
-    maintenance_seconds: float | None = None
-    log_level: str = "WARNING"
-    parameters: dict[str, str] = field(default_factory=dict)
-    jwt_secret: str | None = None
-
-    @classmethod
-    def from_env(cls) -> StackConfig:
-        maintenance = os.environ.get("MATCHQ_MAINTENANCE_SECONDS", "").strip()
-        workers = _int_env("MATCHQ_WORKERS", DEFAULT_WORKERS)
-        if workers < 1:
-            raise SystemExit("MATCHQ_WORKERS must be at least 1")
-        return cls(
-            host=os.environ.get("MATCHQ_HOST", "").strip() or LOOPBACK,
-            port=_int_env("MATCHQ_PORT", DEFAULT_PORT),
-            aws_port=_int_env("MATCHQ_AWS_PORT", DEFAULT_AWS_PORT),
-            workers=workers,
-            maintenance_seconds=float(maintenance) if maintenance else None,
-            log_level=(os.environ.get("MATCHQ_LOG_LEVEL", "").strip() or "WARNING").upper(),
-            parameters=parse_overrides(os.environ.get("MATCHQ_PARAMETER_OVERRIDES", "")),
-        )
+    `AwsEndpointUrl` is the template's own means of pointing functions at an endpoint
+    (as `sam local invoke --parameter-overrides` uses it), so the functions' environment
+    here carries AWS_ENDPOINT_URL exactly as it would there.
+    """
+    return {**settings.parameter_overrides, "AwsEndpointUrl": endpoint}
 
 
 def configure_logging(level: str) -> None:
@@ -129,7 +91,7 @@ def ensure_port_free(host: str, port: int, variable: str) -> None:
 class RunningStack:
     """Starts and stops the parts of the local stack in order."""
 
-    def __init__(self, config: StackConfig) -> None:
+    def __init__(self, config: LocalSettings) -> None:
         self.config = config
         self.moto: MotoEndpoint | None = None
         self.stack: LocalStack | None = None
@@ -141,7 +103,7 @@ class RunningStack:
 
     @property
     def base_url(self) -> str:
-        host = "localhost" if self.config.host in {LOOPBACK, "0.0.0.0", "::"} else self.config.host  # noqa: S104
+        host = "localhost" if self.config.host in {LOOPBACK, *ANY_HOST} else self.config.host
         port = self._gateway.port if self._gateway else self.config.port
         return f"http://{host}:{port}{API_BASE_PATH}"
 
@@ -152,15 +114,16 @@ class RunningStack:
         from matchq_local.workers import WorkerPool, polled_queues
 
         config = self.config
-        ensure_port_free(LOOPBACK, config.aws_port, "MATCHQ_AWS_PORT")
+        ensure_port_free(config.host, config.aws_port, "MATCHQ_AWS_PORT")
         ensure_port_free(config.host, config.port, "MATCHQ_PORT")
-        self.moto = MotoEndpoint(config.aws_port).start()
+        self.moto = MotoEndpoint(config.aws_port, config.host).start()
         try:
             endpoint = self.moto.url
             use_endpoint(endpoint)
-            self.stack = stack = load_stack(endpoint, parameters=config.parameters)
+            parameters = stack_parameters(config, endpoint)
+            self.stack = stack = load_stack(endpoint, parameters=parameters)
             provision(stack, session(endpoint))
-            secret = config.jwt_secret or local_jwt_secret()
+            secret = local_jwt_secret(config)
             prepare_runtime(
                 stack,
                 {"MATCHQ_WORKERS": str(config.workers), "MATCHQ_JWT_SECRET": secret},
@@ -211,9 +174,9 @@ class RunningStack:
             self.moto = None
 
 
-def serve(config: StackConfig | None = None) -> int:
+def serve(config: LocalSettings | None = None) -> int:
     """`matchq serve`: run until SIGINT or SIGTERM; 0 after a clean stop."""
-    config = config or StackConfig.from_env()
+    config = config or LocalSettings.from_env()
     configure_logging(config.log_level)
     stop = threading.Event()
 
@@ -245,32 +208,48 @@ def serve(config: StackConfig | None = None) -> int:
     return 0
 
 
-def invoke(function: str, event: dict[str, Any], *, aws_port: int | None = None) -> Any:
+def invoke(
+    function: str,
+    event: dict[str, Any],
+    *,
+    aws_port: int | None = None,
+    settings: LocalSettings | None = None,
+) -> Any:
     """`matchq invoke`: one function of the template with `event`, against the local endpoint.
 
-    Uses the endpoint on MATCHQ_AWS_PORT when one answers; otherwise starts a temporary
-    moto server with the template's resources for this one call.
+    Uses the local stack's AWS endpoint (MATCHQ_AWS_PORT) when it answers with the
+    template's table; otherwise says so on stderr and starts a temporary endpoint with
+    the template's resources, empty, for this one call.
     """
     from matchq_local.lambda_runtime import LocalFunction, resolve_function_name
     from matchq_local.secret import local_jwt_secret
 
-    port = aws_port or _int_env("MATCHQ_AWS_PORT", DEFAULT_AWS_PORT)
-    endpoint = endpoint_url(port)
+    settings = settings or LocalSettings.from_env()
+    endpoint = endpoint_url(aws_port or settings.aws_port)
+    stack = load_stack(endpoint, parameters=stack_parameters(settings, endpoint))
+    tables = [physical_name(name) for name in stack.of_type("AWS::DynamoDB::Table")]
     temporary: MotoEndpoint | None = None
-    if not endpoint_alive(endpoint):
+    if (problem := missing_tables(endpoint, tables)) is not None:
+        print(
+            f"matchq invoke: {problem}: no local stack there (start one with `make run`); "
+            "using a temporary AWS endpoint whose resources are empty",
+            file=sys.stderr,
+            flush=True,
+        )
         temporary = MotoEndpoint(0).start()
         endpoint = temporary.url
+        stack = load_stack(endpoint, parameters=stack_parameters(settings, endpoint))
     try:
         use_endpoint(endpoint)
-        stack = load_stack(
-            endpoint, parameters=parse_overrides(os.environ.get("MATCHQ_PARAMETER_OVERRIDES", ""))
-        )
         if temporary is not None:
             provision(stack, session(endpoint))
-        workers = str(_int_env("MATCHQ_WORKERS", DEFAULT_WORKERS))
-        level = (os.environ.get("MATCHQ_LOG_LEVEL", "").strip() or "WARNING").upper()
         prepare_runtime(
-            stack, {"MATCHQ_WORKERS": workers, "MATCHQ_JWT_SECRET": local_jwt_secret()}, level
+            stack,
+            {
+                "MATCHQ_WORKERS": str(settings.workers),
+                "MATCHQ_JWT_SECRET": local_jwt_secret(settings),
+            },
+            settings.log_level,
         )
         return LocalFunction(stack.functions[resolve_function_name(stack, function)]).invoke(event)
     finally:

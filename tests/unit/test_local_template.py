@@ -131,3 +131,17 @@ def test_a_route_with_authorizer_none_is_served_without_the_authorizer(
     routes = {(r.method, r.path): r for r in stack.routes}
     assert routes[("GET", "/api/v1/public")].authorizer is None
     assert routes[("GET", "/api/v1/jobs/stats")].authorizer == "JwtAuthorizer"
+
+
+def test_the_aws_endpoint_reaches_the_functions_only_through_the_template_parameter() -> None:
+    given = load_stack("http://127.0.0.1:5001", parameters={"AwsEndpointUrl": "http://e:1"})
+    assert {spec.environment["AWS_ENDPOINT_URL"] for spec in given.functions.values()} == {
+        "http://e:1"
+    }
+    cloud = load_stack("http://127.0.0.1:5001")
+    assert {spec.environment.get("AWS_ENDPOINT_URL", "") for spec in cloud.functions.values()} == {
+        ""
+    }
+    assert all(
+        "MATCHQ_AWS_ENDPOINT_URL" not in spec.environment for spec in cloud.functions.values()
+    )
