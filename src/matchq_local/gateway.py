@@ -28,7 +28,14 @@ from werkzeug.wrappers import Request, Response
 
 from matchq_local.lambda_runtime import FunctionRegistry
 from matchq_local.serving import BackgroundServer
-from matchq_local.template import ACCOUNT, REGION, AuthorizerSpec, LocalStack, Route
+from matchq_local.template import (
+    ACCOUNT,
+    REGION,
+    AuthorizerSpec,
+    LocalStack,
+    Route,
+    UnsupportedTemplate,
+)
 
 log = logging.getLogger("matchq.local")
 access_log = logging.getLogger("matchq.local.access")
@@ -59,9 +66,10 @@ ERROR_MESSAGES = {
     "DEFAULT_5XX": "Internal server error",
 }
 RAW_HEADERS = "matchq.raw_headers"  # environ key: header names as the client sent them
-_CONTEXT_REF = re.compile(
-    r"\$\{context\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)\}|\$context\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)"
-)
+# The $context variables of gateway response templates the local gateway renders. Any other
+# would render empty here but not in API Gateway, so a template using one is refused.
+_CONTEXT_REF = re.compile(r"\$context\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
+_RENDERED = {"requestTime", "error.message", "error.messageString", "error.responseType"}
 
 
 def status_line(code: int) -> str:
@@ -152,25 +160,6 @@ class RequestInfo:
     resource_path: str = ""
     started: float = field(default_factory=time.perf_counter)
 
-    def context(self) -> dict[str, str]:
-        return {
-            "requestId": self.request_id,
-            "extendedRequestId": self.request_id,
-            # API Gateway renders $context.requestTime in CLF ("27/Jan/2025:10:00:00 +0000").
-            # Locally it is ISO-8601 with Z, because the contract requires that in every
-            # error body; see docs/local-stack.md.
-            "requestTime": _iso(self.received),
-            "requestTimeEpoch": str(int(self.received.timestamp() * 1000)),
-            "httpMethod": self.method,
-            "path": f"/{STAGE}{self.path}",
-            "resourcePath": self.resource_path,
-            "stage": STAGE,
-            "apiId": API_ID,
-            "accountId": ACCOUNT,
-            "identity.sourceIp": self.source_ip,
-            "identity.userAgent": self.user_agent,
-        }
-
 
 def render_gateway_response(
     stack: LocalStack,
@@ -178,7 +167,6 @@ def render_gateway_response(
     info: RequestInfo,
     *,
     authorizer: dict[str, Any] | None = None,
-    message: str | None = None,
 ) -> Response:
     """The template's gateway response of `kind` (or its DEFAULT_4XX/5XX), rendered."""
     status = DEFAULT_STATUS.get(kind, 500)
@@ -187,20 +175,21 @@ def render_gateway_response(
         responses.get(kind) or responses.get("DEFAULT_4XX" if status < 500 else "DEFAULT_5XX") or {}
     )
     status = int(spec.get("statusCode") or status)
-    message = message or ERROR_MESSAGES.get(kind, HTTPStatus(status).phrase)
-    values = info.context()
-    values.update(
-        {
-            "error.message": message,
-            "error.messageString": json.dumps(message),
-            "error.responseType": kind,
-        }
-    )
+    message = ERROR_MESSAGES.get(kind, HTTPStatus(status).phrase)
+    values = {
+        # API Gateway renders $context.requestTime in CLF ("27/Jan/2025:10:00:00 +0000").
+        # Locally it is ISO-8601 with Z, as the API's error body requires; see
+        # docs/local-stack.md.
+        "requestTime": _iso(info.received),
+        "error.message": message,
+        "error.messageString": json.dumps(message),
+        "error.responseType": kind,
+    }
     for key, value in (authorizer or {}).items():
         values[f"authorizer.{key}"] = str(value)
     templates = spec.get("responseTemplates") or {}
     template = templates.get("application/json") or '{"message":$context.error.messageString}'
-    body = _CONTEXT_REF.sub(lambda m: values.get(m.group(1) or m.group(2), ""), template)
+    body = _CONTEXT_REF.sub(lambda m: values.get(m.group(1), ""), template)
     headers = Headers({"Content-Type": "application/json", "x-amzn-RequestId": info.request_id})
     headers["x-amzn-ErrorType"] = _error_type(kind)
     for name, value in (spec.get("responseParameters") or {}).items():
@@ -413,6 +402,16 @@ class Gateway:
     def __init__(self, stack: LocalStack, functions: FunctionRegistry) -> None:
         self.stack = stack
         self.functions = functions
+        unrendered = {
+            ref
+            for spec in stack.gateway_responses.values()
+            for template in (spec.get("responseTemplates") or {}).values()
+            for ref in _CONTEXT_REF.findall(template)
+            if ref not in _RENDERED and not ref.startswith("authorizer.")
+        }
+        if unrendered:
+            names = ", ".join(f"$context.{ref}" for ref in sorted(unrendered))
+            raise UnsupportedTemplate(f"gateway responses use {names}, not rendered locally")
         self.router = Router(stack.routes)
         self.authorizers = {
             name: Authorizer(spec, functions) for name, spec in stack.authorizers.items()

@@ -70,3 +70,22 @@ def test_an_explicit_deny_wins() -> None:
         ]
     }
     assert not policy_allows(policy, stage.replace("*", "GET/jobs"))
+
+
+def test_the_templates_gateway_responses_use_only_what_the_gateway_renders() -> None:
+    from matchq_local.gateway import Gateway
+    from matchq_local.lambda_runtime import FunctionRegistry
+    from matchq_local.template import LocalStack, UnsupportedTemplate, load_stack
+
+    stack = load_stack("http://127.0.0.1:5001")
+    Gateway(stack, FunctionRegistry(stack))  # the template's own responses: accepted
+    other = LocalStack(
+        resources={},
+        gateway_responses={
+            "DEFAULT_4XX": {
+                "responseTemplates": {"application/json": '{"id": "$context.requestId"}'}
+            }
+        },
+    )
+    with pytest.raises(UnsupportedTemplate, match=r"\$context\.requestId"):
+        Gateway(other, FunctionRegistry(other))
