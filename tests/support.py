@@ -228,9 +228,9 @@ def runner(engine: Any = fake_engine) -> Any:
     from matchq.dal.queues import JobQueues
     from matchq.dal.storage import Storage
     from matchq.services.worker import JobRunner
-    from matchq.settings import get_settings
+    from matchq.settings import worker_settings
 
-    settings = get_settings()
+    settings = worker_settings()
     return JobRunner(
         JobRepository(settings.table_name),
         Storage(settings.bucket_name),
@@ -246,6 +246,12 @@ def job_record(aws: AwsStack, job_id: str) -> Any:
     return JobRepository(aws.table_name).get(job_id)
 
 
-def complete(aws: AwsStack, job_id: str, engine: Any = fake_engine) -> str:
-    """Run a pending job to its end with `engine`; returns the runner's outcome."""
-    return str(runner(engine).handle(json.dumps({"job_id": job_id})))
+def message(job_id: str, priority: int = 2) -> Any:
+    from matchq.messages import JobMessage
+
+    return JobMessage(job_id=job_id, priority=priority)
+
+
+def complete(aws: AwsStack, job_id: str, engine: Any = fake_engine) -> Any:
+    """Run a pending job to its end with `engine`; returns the runner's Outcome."""
+    return runner(engine).handle(message(job_id))

@@ -1,17 +1,20 @@
 """POST /jobs/{job_id}/cancel: pending or running -> cancelled."""
 
-from typing import Any
-
 from matchq.api import create_app, current_principal, lambda_entry
+from matchq.api.schemas import CONFLICT, JOB_ERRORS, Success, answers
 from matchq.services.wiring import job_service
 
 app = create_app()
 
 
-@app.post("/api/v1/jobs/<job_id>/cancel")
-def cancel_job(job_id: str) -> dict[str, Any]:
+@app.post(
+    "/api/v1/jobs/<job_id>/cancel",
+    summary="Cancel a job",
+    responses=answers(200, "Cancelled", JOB_ERRORS, CONFLICT),
+)
+def cancel_job(job_id: str) -> Success:
     job_service().cancel(current_principal(app), job_id)
-    return {"success": True, "message": "Job cancelled successfully"}
+    return Success(success=True, message="Job cancelled successfully")
 
 
 lambda_handler = lambda_entry(app)

@@ -1,15 +1,15 @@
 """GET /jobs/{job_id}: one job's details."""
 
-from typing import Any
-
 from matchq.api import create_app, current_principal, lambda_entry
+from matchq.api.schemas import JOB_ERRORS, answers
+from matchq.models import JobView
 from matchq.services.wiring import job_service
 
 app = create_app()
 
 
-@app.get("/api/v1/jobs/<job_id>")
-def get_job(job_id: str) -> dict[str, Any]:
+@app.get("/api/v1/jobs/<job_id>", summary="One job", responses=answers(200, "The job", JOB_ERRORS))
+def get_job(job_id: str) -> JobView:
     return job_service().get(current_principal(app), job_id).to_api()
 
 

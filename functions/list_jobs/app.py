@@ -1,33 +1,46 @@
 """GET /jobs/list: the caller's jobs (an admin: everyone's), newest first, paged."""
 
-from aws_lambda_powertools.event_handler import Response
+from typing import Annotated
 
-from matchq.api import (
-    create_app,
-    current_principal,
-    int_param,
-    json_response,
-    lambda_entry,
-    query_param,
-)
-from matchq.services.jobs import parse_status
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from matchq.api import ERROR_RESPONSES, create_app, current_principal, lambda_entry
+from matchq.api.schemas import answers
+from matchq.models import JobStatus, JobView
 from matchq.services.wiring import job_service
 
 app = create_app()
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
+LIST_ANSWERS = answers(200, "A page of jobs", ERROR_RESPONSES)
+LIST_ANSWERS[200]["headers"] = {
+    "X-Next-Token": {
+        "description": "Present when more jobs follow: pass it as next_token",
+        "schema": {"type": "string"},
+    }
+}
 
 
-@app.get("/api/v1/jobs/list")
-def list_jobs() -> Response:
-    jobs, next_token = job_service().list_jobs(
-        current_principal(app),
-        status=parse_status(query_param(app, "status")),
-        limit=int_param(app, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT),
-        next_token=query_param(app, "next_token") or None,
+@app.get(
+    "/api/v1/jobs/list",
+    summary="Jobs, newest first; header X-Next-Token when more follow",
+    responses=LIST_ANSWERS,
+)
+def list_jobs(
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Jobs per page")] = 100,
+    next_token: Annotated[
+        str | None, Query(max_length=2048, description="X-Next-Token of the previous page")
+    ] = None,
+) -> Response[list[JobView]]:
+    jobs, token = job_service().list_jobs(
+        current_principal(app), status=status, limit=limit, next_token=next_token or None
     )
-    headers = {"X-Next-Token": next_token} if next_token else {}
-    return json_response([job.to_api() for job in jobs], headers=headers)
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=[job.to_api() for job in jobs],
+        headers={"X-Next-Token": token} if token else {},
+    )
 
 
 lambda_handler = lambda_entry(app)

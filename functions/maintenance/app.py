@@ -7,6 +7,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from matchq.observability import logger, metrics, tracer
 from matchq.services.wiring import maintenance
+from matchq.settings import maintenance_settings
+
+maintenance_settings()  # a missing variable fails the cold start, naming it
 
 
 @logger.inject_lambda_context(clear_state=True)

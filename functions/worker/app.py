@@ -7,25 +7,31 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from matchq.messages import JobRecord
 from matchq.observability import logger, metrics, start_invocation, tracer
 from matchq.services.wiring import job_runner
+from matchq.settings import worker_settings
 
-processor = BatchProcessor(event_type=EventType.SQS)
+worker_settings()  # a missing variable fails the cold start, naming it
+# A record that fails (an unreadable body, a crash) is reported and delivered again, then
+# dead-lettered; the invocation itself succeeds, even when its only record failed.
+processor = BatchProcessor(
+    event_type=EventType.SQS, model=JobRecord, raise_on_entire_batch_failure=False
+)
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
+def record_handler(record: JobRecord, lambda_context: LambdaContext | None = None) -> str:
     start_invocation()
     context = lambda_context
     outcome = job_runner().handle(
         record.body,
-        receive_count=int(record.attributes.approximate_receive_count or 1),
+        receive_count=int(record.attributes.ApproximateReceiveCount),
         time_left=(lambda: context.get_remaining_time_in_millis() / 1000) if context else None,
     )
-    logger.info("message handled", extra={"outcome": outcome})
-    return outcome
+    logger.info("message handled", extra={"outcome": outcome.value})
+    return outcome.value
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 
 from matchq.errors import Unauthorized
-from matchq.settings import Settings
+from matchq.settings import AuthorizerSettings
 
 SYMMETRIC = {"HS256", "HS384", "HS512"}
 ALLOWED_ALGORITHMS = SYMMETRIC | {"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"}
@@ -47,7 +47,7 @@ class TokenVerifier:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: AuthorizerSettings,
         secret: str | None = None,
         *,
         secret_provider: Callable[[], str | None] | None = None,
@@ -127,9 +127,9 @@ class TokenVerifier:
 def default_verifier() -> TokenVerifier:
     """The verifier of this process, built once from the environment."""
     from matchq.dal.secrets import load_secret
-    from matchq.settings import get_settings
+    from matchq.settings import authorizer_settings
 
-    settings = get_settings()
+    settings = authorizer_settings()
     if settings.jwt_secret:
         return TokenVerifier(settings, settings.jwt_secret)
     if settings.jwt_secret_arn or settings.jwt_secret_parameter:

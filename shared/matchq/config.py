@@ -10,7 +10,7 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 MAX_MAPPINGS = 20
 MAX_COLUMN_NAME = 256
@@ -20,6 +20,9 @@ FILE_ID_RE = re.compile(FILE_ID_PATTERN)
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=MAX_COLUMN_NAME)]
 FileId = Annotated[str, Field(pattern=FILE_ID_PATTERN)]
+# JSON numbers and booleans are taken as they are: "80" is not a threshold (docs/api.md).
+Number = Annotated[float, Strict()]
+Flag = Annotated[bool, Strict()]
 
 
 class MatchType(StrEnum):
@@ -60,8 +63,8 @@ class Mapping(BaseModel):
     file2_col: ColumnName
     match_type: MatchType = MatchType.FUZZY
     scorer: Scorer | None = None
-    use_normalization: bool = True
-    weight: float = Field(default=1.0, gt=0, le=1000)
+    use_normalization: Flag = True
+    weight: Number = Field(default=1.0, gt=0, le=1000)
 
     @model_validator(mode="after")
     def _scorer_only_for_fuzzy(self) -> Mapping:
@@ -78,7 +81,7 @@ class Mapping(BaseModel):
 
 
 class MatchConfig(BaseModel):
-    """The `config` object of a job (spec plus CONTRACT.md section 6)."""
+    """The `config` object of a job (docs/matching.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,9 +90,9 @@ class MatchConfig(BaseModel):
     mappings: list[Mapping] = Field(min_length=1, max_length=MAX_MAPPINGS)
     output_cols1: list[ColumnName] | None = Field(default=None, max_length=MAX_OUTPUT_COLUMNS)
     output_cols2: list[ColumnName] | None = Field(default=None, max_length=MAX_OUTPUT_COLUMNS)
-    threshold: float = Field(default=80.0, ge=0, le=100)
+    threshold: Number = Field(default=80.0, ge=0, le=100)
     match_mode: MatchMode = MatchMode.BEST
-    generate_unmatched: bool = True
+    generate_unmatched: Flag = True
 
     @field_validator("output_cols1", "output_cols2")
     @classmethod

@@ -1,18 +1,16 @@
-"""Jobs, their states, and the request models validated at the API's edge."""
+"""Jobs, their states, the job object of the API, and the request bodies it validates."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from matchq.config import MatchConfig
-from matchq.errors import ValidationFailed
 
 MAX_JOB_NAME = 200
-PRIORITY_ERROR = "Priority must be between 1 (low) and 4 (urgent)"
 
 
 class JobStatus(StrEnum):
@@ -109,25 +107,44 @@ class Job(BaseModel):
     def result_paths(self) -> list[str]:
         return [f"/results/{self.id}/{name}" for name in self.result_files]
 
-    def to_api(self, now: datetime | None = None) -> dict[str, Any]:
-        """The job object of the API document, field for field."""
+    def to_api(self, now: datetime | None = None) -> JobView:
+        """The job object of the API document."""
         now = now or utcnow()
-        return {
-            "id": self.id,
-            "name": self.name,
-            "status": self.status.value,
-            "priority": self.priority,
-            "created_at": iso(self.created_at),
-            "started_at": iso(self.started_at),
-            "completed_at": iso(self.completed_at),
-            "progress": self.progress,
-            "message": self.message,
-            "error_message": self.error_message,
-            "result_files": self.result_paths(),
-            "user_id": self.user_id,
-            "duration": self.duration(now),
-            "estimated_remaining": self.remaining(),
-        }
+        return JobView(
+            id=self.id,
+            name=self.name,
+            status=self.status,
+            priority=self.priority,
+            created_at=iso(self.created_at) or "",
+            started_at=iso(self.started_at),
+            completed_at=iso(self.completed_at),
+            progress=self.progress,
+            message=self.message,
+            error_message=self.error_message,
+            result_files=self.result_paths(),
+            user_id=self.user_id,
+            duration=self.duration(now),
+            estimated_remaining=self.remaining(),
+        )
+
+
+class JobView(BaseModel):
+    """The job object of the API (docs/api.md), field for field."""
+
+    id: str
+    name: str
+    status: JobStatus
+    priority: int
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    progress: int = Field(ge=0, le=100)
+    message: str
+    error_message: str | None
+    result_files: list[str]
+    user_id: str
+    duration: int | None = Field(description="Whole seconds spent running (so far)")
+    estimated_remaining: int | None = Field(description="Whole seconds, null when unknown")
 
 
 class SubmitRequest(BaseModel):
@@ -137,7 +154,9 @@ class SubmitRequest(BaseModel):
 
     name: str = Field(min_length=1, max_length=MAX_JOB_NAME)
     config: MatchConfig
-    priority: int = 2
+    priority: Annotated[int, Strict()] = Field(
+        default=2, ge=1, le=4, description="1 low, 2 normal, 3 high, 4 urgent"
+    )
 
     @field_validator("name")
     @classmethod
@@ -155,46 +174,4 @@ class UploadRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    filename: str = Field(min_length=1, max_length=255)
-
-
-def _loc(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "body"
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each bad field: `config.mappings[0].weight: Input should be ...`."""
-    parts = []
-    for err in exc.errors(include_url=False):
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "is required"
-        elif err["type"] == "extra_forbidden":
-            msg = "is not a known field"
-        parts.append(f"{_loc(tuple(err['loc']))}: {msg}")
-    return "; ".join(parts)
-
-
-def parse_submit(body: Any) -> SubmitRequest:
-    """Validate a submit body, raising `ValidationFailed` that names the field."""
-    if not isinstance(body, dict):
-        raise ValidationFailed("Request body must be a JSON object")
-    priority = body.get("priority", 2)
-    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 4:
-        raise ValidationFailed(PRIORITY_ERROR)
-    return parse_model(SubmitRequest, body)
-
-
-def parse_model[M: BaseModel](model: type[M], body: Any) -> M:
-    if not isinstance(body, dict):
-        raise ValidationFailed("Request body must be a JSON object")
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise ValidationFailed(describe_validation_error(exc)) from exc
+    filename: str = Field(min_length=1, max_length=255, examples=["customers.csv"])

@@ -1,99 +1,149 @@
-"""Configuration read once from the environment (the template's `Globals` set it)."""
+"""Settings of each kind of process, read once from the `MATCHQ_*` variables the template sets.
+
+One model per process kind: the authorizer, the API functions, the worker and the
+maintenance function each read only what they use. What the template always sets (resource
+names, queue URLs, the limits behind its parameters) is required: a function started
+without it fails at import, with a `ConfigurationError` naming the variable, instead of
+running against a made-up default. docs/operations.md lists the parameters behind them.
+"""
 
 from __future__ import annotations
 
-import os
 from functools import cache
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PRIORITY_NAMES = {1: "low", 2: "normal", 3: "high", 4: "urgent"}
+ENV_PREFIX = "MATCHQ_"
 
 
-class Settings(BaseModel):
-    """Every knob of the service, parsed from `MATCHQ_*` variables."""
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or invalid; the message names the variable."""
 
-    table_name: str = "matchq-jobs"
-    bucket_name: str = "matchq-data"
-    queue_urls: dict[int, str] = Field(default_factory=dict)
-    worker_concurrency: list[int] = Field(default_factory=lambda: [2, 3, 5, 10])
-    total_workers_override: int | None = None
-    retention_hours: int = 24
-    max_upload_bytes: int = 100 * 1024 * 1024
-    max_attempts: int = 3
-    max_receive_count: int = 3
-    heartbeat_timeout_seconds: int = 300
-    heartbeat_interval_seconds: float = 2.0
-    expected_job_seconds: int = 600
-    pending_resend_seconds: int = 1800
-    presign_expires_seconds: int = 900
-    max_rows: int = 1_000_000
-    result_ttl_days: int = 30
-    jwt_secret: str | None = None
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+
+class AuthorizerSettings(_Settings):
+    """The JWT authorizer: where the key comes from and which tokens are accepted."""
+
+    jwt_secret: str | None = None  # an HS256 secret given directly (the local stack, tests)
     jwt_secret_arn: str | None = None
     jwt_secret_parameter: str | None = None
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
-    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["HS256"])
     jwt_leeway_seconds: int = 30
     jwks_cooldown_seconds: float = 30.0
 
+    _split_algorithms = field_validator("jwt_algorithms", mode="before")(_comma_list)
+
+
+class _ServiceSettings(_Settings):
+    """What every function that touches jobs needs: the table, the bucket, the queues."""
+
+    table_name: str
+    bucket_name: str
+    queue_url_low: str
+    queue_url_normal: str
+    queue_url_high: str
+    queue_url_urgent: str
+
+    @property
+    def queue_urls(self) -> dict[int, str]:
+        """Queue URL by priority, 1 (low) to 4 (urgent)."""
+        return {p: getattr(self, f"queue_url_{name}") for p, name in PRIORITY_NAMES.items()}
+
+
+class ApiSettings(_ServiceSettings):
+    """The API functions."""
+
+    # Per-queue worker capacity, low..urgent (the template's WorkerConcurrency* parameters).
+    worker_concurrency: Annotated[list[int], NoDecode]
+    # The local stack's slot count, which replaces the queues' sum as `total_workers`.
+    workers: int | None = Field(default=None, ge=1)
+    max_upload_bytes: int = Field(ge=1)
+    presign_expires_seconds: int = Field(default=900, ge=1, le=604800)
+
+    _split_concurrency = field_validator("worker_concurrency", mode="before")(_comma_list)
+
     @property
     def total_workers(self) -> int:
-        """Configured worker capacity: `MATCHQ_WORKERS` locally, the sum of the queues' caps."""
-        if self.total_workers_override is not None:
-            return self.total_workers_override
-        return sum(self.worker_concurrency)
+        """Configured worker capacity: the local slot count, else the sum of the queues' caps."""
+        return self.workers if self.workers is not None else sum(self.worker_concurrency)
 
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
 
-        def opt(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
+class WorkerSettings(_ServiceSettings):
+    """The worker: retries, heartbeats, limits."""
 
-        values: dict[str, object] = {}
-        simple = {
-            "table_name": "MATCHQ_TABLE_NAME",
-            "bucket_name": "MATCHQ_BUCKET_NAME",
-            "retention_hours": "MATCHQ_RETENTION_HOURS",
-            "max_upload_bytes": "MATCHQ_MAX_UPLOAD_BYTES",
-            "max_attempts": "MATCHQ_MAX_ATTEMPTS",
-            "max_receive_count": "MATCHQ_MAX_RECEIVE_COUNT",
-            "heartbeat_timeout_seconds": "MATCHQ_HEARTBEAT_TIMEOUT_SECONDS",
-            "heartbeat_interval_seconds": "MATCHQ_HEARTBEAT_INTERVAL_SECONDS",
-            "expected_job_seconds": "MATCHQ_EXPECTED_JOB_SECONDS",
-            "pending_resend_seconds": "MATCHQ_PENDING_RESEND_SECONDS",
-            "presign_expires_seconds": "MATCHQ_PRESIGN_EXPIRES_SECONDS",
-            "max_rows": "MATCHQ_MAX_ROWS",
-            "total_workers_override": "MATCHQ_WORKERS",
-            "jwt_secret": "MATCHQ_JWT_SECRET",
-            "jwt_secret_arn": "MATCHQ_JWT_SECRET_ARN",
-            "jwt_secret_parameter": "MATCHQ_JWT_SECRET_PARAMETER",
-            "jwks_url": "MATCHQ_JWKS_URL",
-            "jwt_issuer": "MATCHQ_JWT_ISSUER",
-            "jwt_audience": "MATCHQ_JWT_AUDIENCE",
-        }
-        for field, var in simple.items():
-            value = opt(var)
-            if value is not None:
-                values[field] = value
-        queues = {}
-        for priority, name in PRIORITY_NAMES.items():
-            url = opt(f"MATCHQ_QUEUE_URL_{name.upper()}")
-            if url:
-                queues[priority] = url
-        values["queue_urls"] = queues
-        if concurrency := opt("MATCHQ_WORKER_CONCURRENCY"):
-            values["worker_concurrency"] = [int(x) for x in concurrency.split(",") if x.strip()]
-        if algorithms := opt("MATCHQ_JWT_ALGORITHMS"):
-            values["jwt_algorithms"] = [a.strip() for a in algorithms.split(",") if a.strip()]
-        return cls.model_validate(values)
+    max_attempts: int = Field(ge=1)
+    max_receive_count: int = Field(ge=1)
+    heartbeat_interval_seconds: float = Field(default=2.0, ge=0)
+    max_rows: int = Field(default=1_000_000, ge=1)
+    result_ttl_days: int = Field(default=30, ge=1)
+
+
+class MaintenanceSettings(ApiSettings):
+    """The scheduled maintenance function (it cleans up through the API's job service)."""
+
+    retention_hours: int = Field(ge=1)
+    max_attempts: int = Field(ge=1)
+    heartbeat_timeout_seconds: int = Field(ge=1)
+    expected_job_seconds: int = Field(default=600, ge=1)
+    pending_resend_seconds: int = Field(default=1800, ge=1)
+
+
+def load_settings[S: _Settings](kind: type[S], **values: Any) -> S:
+    """`kind` from the environment (and `values`), or a ConfigurationError naming the variable."""
+    try:
+        return kind(**values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            variable = ENV_PREFIX + field.upper()
+            if error["type"] == "missing":
+                problems.append(f"{variable} is required")
+            else:
+                problems.append(f"{variable}: {error['msg']}")
+        raise ConfigurationError(
+            f"{kind.__name__}: {'; '.join(problems)} (template.yaml sets these in the cloud)"
+        ) from None
 
 
 @cache
-def get_settings() -> Settings:
-    """The process-wide settings (tests call `get_settings.cache_clear()` after changing env)."""
-    return Settings.from_env()
+def authorizer_settings() -> AuthorizerSettings:
+    return load_settings(AuthorizerSettings)
+
+
+@cache
+def api_settings() -> ApiSettings:
+    return load_settings(ApiSettings)
+
+
+@cache
+def worker_settings() -> WorkerSettings:
+    return load_settings(WorkerSettings)
+
+
+@cache
+def maintenance_settings() -> MaintenanceSettings:
+    return load_settings(MaintenanceSettings)
+
+
+def forget_settings() -> None:
+    """Read the environment again on next use (tests change it between cases)."""
+    for reader in (authorizer_settings, api_settings, worker_settings, maintenance_settings):
+        reader.cache_clear()

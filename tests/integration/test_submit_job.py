@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from matchq.api.schemas import PRIORITY_ERROR
 from matchq.dal.queues import JobQueues
-from matchq.models import PRIORITY_ERROR
 from tests.support import (
     CSV1,
     CSV2,

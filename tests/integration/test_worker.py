@@ -13,6 +13,7 @@ from matchq.dal.jobs import JobRepository, job_to_item
 from matchq.errors import InputFileError
 from matchq.models import JobStatus, utcnow
 from matchq.services.wiring import maintenance
+from matchq.services.worker import Outcome
 from tests.support import (
     AwsStack,
     FakeContext,
@@ -23,6 +24,7 @@ from tests.support import (
     job_record,
     load_event,
     load_function,
+    message,
     runner,
     submit,
 )
@@ -32,13 +34,13 @@ def sqs_event(aws: AwsStack, priority: int = 2) -> dict[str, Any]:
     """The worker's SQS event for the messages now on a queue (the events/ file as template)."""
     template = load_event("worker")["Records"][0]
     records = []
-    for message in aws.receive(priority):
+    for received in aws.receive(priority):
         record = dict(template)
         record.update(
-            messageId=message["MessageId"],
-            receiptHandle=message["ReceiptHandle"],
-            body=message["Body"],
-            attributes={**template["attributes"], **message["Attributes"]},
+            messageId=received["MessageId"],
+            receiptHandle=received["ReceiptHandle"],
+            body=received["Body"],
+            attributes={**template["attributes"], **received["Attributes"]},
         )
         records.append(record)
     return {"Records": records}
@@ -64,26 +66,31 @@ def test_worker_function_runs_a_queued_job_to_completion(
 
 def test_a_duplicate_delivery_changes_nothing(aws: AwsStack) -> None:
     job_id = submit(aws)
-    assert complete(aws, job_id) == "completed"
+    assert complete(aws, job_id) is Outcome.COMPLETED
     before = job_record(aws, job_id)
-    assert complete(aws, job_id) == "skipped (completed)"
+    assert complete(aws, job_id) is Outcome.NOT_PENDING
     assert job_record(aws, job_id) == before
 
 
 def test_a_message_for_a_cancelled_job_is_ignored(aws: AwsStack) -> None:
     job_id = submit(aws)
     call("cancel_job", api_event("cancel_job", job_id=job_id))
-    assert complete(aws, job_id) == "skipped (cancelled)"
+    assert complete(aws, job_id) is Outcome.NOT_PENDING
     assert aws.keys(f"results/alice/{job_id}/") == []
 
 
 def test_a_message_for_a_deleted_job_is_dropped(aws: AwsStack) -> None:
-    assert complete(aws, "job_00000000-0000-4000-8000-000000000000") == "gone"
+    assert complete(aws, "job_00000000-0000-4000-8000-000000000000") is Outcome.GONE
 
 
-def test_an_unreadable_message_is_dropped_not_retried(aws: AwsStack) -> None:
-    assert runner().handle("{not json") == "dropped"
-    assert runner().handle(json.dumps({"job": 1})) == "dropped"
+@pytest.mark.parametrize("body", ["{not json", json.dumps({"job": 1}), json.dumps({"job_id": 7})])
+def test_an_unreadable_message_fails_its_record_and_goes_to_the_dead_letter_queue(
+    aws: AwsStack, body: str
+) -> None:
+    event = load_event("worker")
+    event["Records"][0]["body"] = body
+    result = load_function("worker").lambda_handler(event, FakeContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
 
 
 def test_cancel_while_running_stops_the_job_and_leaves_no_results(aws: AwsStack) -> None:
@@ -95,7 +102,7 @@ def test_cancel_while_running_stops_the_job_and_leaves_no_results(aws: AwsStack)
         kw["progress"](60, "Matching")  # the heartbeat notices the cancellation
         return fake_engine(config, f1, f2, out, **kw)
 
-    assert complete(aws, job_id, cancelled_midway) == "cancelled"
+    assert complete(aws, job_id, cancelled_midway) is Outcome.CANCELLED
     job = job_record(aws, job_id)
     assert job.status is JobStatus.CANCELLED
     assert aws.keys(f"results/alice/{job_id}/") == []
@@ -112,7 +119,7 @@ def test_cancel_between_upload_and_finish_removes_the_results(
         return original(self, job, *args, **kwargs)
 
     monkeypatch.setattr(JobRepository, "finish", cancel_first)
-    assert complete(aws, job_id) == "cancelled"
+    assert complete(aws, job_id) is Outcome.CANCELLED
     assert job_record(aws, job_id).status is JobStatus.CANCELLED
     assert aws.keys(f"results/alice/{job_id}/") == []
 
@@ -123,7 +130,7 @@ def test_bad_input_fails_the_job_with_a_readable_message(aws: AwsStack) -> None:
     def bad_input(*args: Any, **kwargs: Any) -> Any:
         raise InputFileError("file1 'customers.csv': row 7 has 4 fields, the header has 3")
 
-    assert complete(aws, job_id, bad_input) == "failed"
+    assert complete(aws, job_id, bad_input) is Outcome.FAILED
     job = job_record(aws, job_id)
     assert job.status is JobStatus.FAILED
     assert job.error_message == "file1 'customers.csv': row 7 has 4 fields, the header has 3"
@@ -136,7 +143,7 @@ def test_an_unexpected_error_fails_the_job_without_internals(aws: AwsStack) -> N
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("secret internal detail")
 
-    assert complete(aws, job_id, crash) == "failed"
+    assert complete(aws, job_id, crash) is Outcome.FAILED
     job = job_record(aws, job_id)
     assert job.status is JobStatus.FAILED
     assert job.error_message.startswith("Internal error while processing the job (reference ")
@@ -145,15 +152,15 @@ def test_an_unexpected_error_fails_the_job_without_internals(aws: AwsStack) -> N
 
 def test_a_job_about_to_hit_the_time_limit_fails_cleanly(aws: AwsStack) -> None:
     job_id = submit(aws)
-    outcome = runner().handle(json.dumps({"job_id": job_id}), time_left=lambda: 5.0)
-    assert outcome == "failed"
+    outcome = runner().handle(message(job_id), time_left=lambda: 5.0)
+    assert outcome is Outcome.FAILED
     assert "time limit" in job_record(aws, job_id).error_message
 
 
 def test_the_last_delivery_of_a_poison_message_fails_the_job(aws: AwsStack) -> None:
     job_id = submit(aws)
-    outcome = runner().handle(json.dumps({"job_id": job_id}), receive_count=3)
-    assert outcome == "failed (poison)"
+    outcome = runner().handle(message(job_id), receive_count=3)
+    assert outcome is Outcome.POISONED
     job = job_record(aws, job_id)
     assert job.status is JobStatus.FAILED and "2 delivery attempts" in job.error_message
 
@@ -191,7 +198,7 @@ def test_reaper_requeues_a_job_whose_worker_died(aws: AwsStack) -> None:
     job = job_record(aws, job_id)
     assert job.status is JobStatus.PENDING and job.run_id is None
     assert "Re-queued" in job.message
-    assert complete(aws, job_id) == "completed"
+    assert complete(aws, job_id) is Outcome.COMPLETED
 
 
 def test_reaper_fails_a_job_after_the_attempt_limit(aws: AwsStack) -> None:
@@ -253,7 +260,7 @@ def test_cancel_racing_the_claim_wins_and_nothing_runs(
         ran.append(True)
         return fake_engine(*args, **kwargs)
 
-    assert complete(aws, job_id, engine) == "skipped (claimed elsewhere)"
+    assert complete(aws, job_id, engine) is Outcome.CLAIMED_ELSEWHERE
     assert ran == []
     assert job_record(aws, job_id).status is JobStatus.CANCELLED
 
@@ -264,7 +271,7 @@ def test_two_deliveries_at_once_finish_the_job_once(aws: AwsStack) -> None:
     import threading
 
     job_id = submit(aws)
-    outcomes: list[str] = []
+    outcomes: list[Outcome] = []
     runs: list[int] = []
     barrier = threading.Barrier(2)
 
@@ -281,9 +288,9 @@ def test_two_deliveries_at_once_finish_the_job_once(aws: AwsStack) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert outcomes.count("completed") == 1
-    other = next(o for o in outcomes if o != "completed")
-    assert other.startswith(("skipped", "stopped"))
+    assert outcomes.count(Outcome.COMPLETED) == 1
+    other = next(o for o in outcomes if o is not Outcome.COMPLETED)
+    assert other in {Outcome.NOT_PENDING, Outcome.CLAIMED_ELSEWHERE, Outcome.LOST}
     assert job_record(aws, job_id).status is JobStatus.COMPLETED
     assert len(aws.keys(f"results/alice/{job_id}/")) == 3
     assert 1 <= len(runs) <= 2
@@ -314,12 +321,12 @@ def test_a_storage_error_requeues_the_job(aws: AwsStack, monkeypatch: pytest.Mon
     job_id = submit(aws)
     aws.receive(2)
     monkeypatch.setattr(Storage, "download", _s3_down)
-    assert complete(aws, job_id) == "requeued"
+    assert complete(aws, job_id) is Outcome.REQUEUED
     job = job_record(aws, job_id)
     assert job.status is JobStatus.PENDING and job.attempts == 1
     assert [json.loads(m["Body"])["job_id"] for m in aws.receive(2)] == [job_id]
     monkeypatch.undo()
-    assert complete(aws, job_id) == "completed"
+    assert complete(aws, job_id) is Outcome.COMPLETED
 
 
 def test_a_storage_error_on_the_last_attempt_fails_the_job_without_internals(
@@ -328,12 +335,12 @@ def test_a_storage_error_on_the_last_attempt_fails_the_job_without_internals(
     from matchq.dal.storage import Storage
 
     monkeypatch.setenv("MATCHQ_MAX_ATTEMPTS", "1")
-    from matchq.settings import get_settings
+    from matchq.settings import forget_settings
 
-    get_settings.cache_clear()
+    forget_settings()
     job_id = submit(aws)
     monkeypatch.setattr(Storage, "download", _s3_down)
-    assert complete(aws, job_id) == "failed"
+    assert complete(aws, job_id) is Outcome.FAILED
     job = job_record(aws, job_id)
     assert job.status is JobStatus.FAILED
     assert "storage or database service failed" in job.error_message
@@ -355,9 +362,9 @@ def test_a_database_error_while_reporting_progress_requeues_the_job(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(JobRepository, "report_progress", flaky)
-    assert complete(aws, job_id) == "requeued"
+    assert complete(aws, job_id) is Outcome.REQUEUED
     assert job_record(aws, job_id).status is JobStatus.PENDING
-    assert complete(aws, job_id) == "completed"
+    assert complete(aws, job_id) is Outcome.COMPLETED
 
 
 def test_submit_through_sqs_to_result_files_with_the_real_engine(aws: AwsStack) -> None:
@@ -441,7 +448,7 @@ def test_a_job_whose_message_was_lost_is_sent_again(aws: AwsStack) -> None:
     assert maintenance().run().resent == [job_id]
     assert [json.loads(m["Body"])["job_id"] for m in aws.receive(2)] == [job_id]
     assert maintenance().run().resent == []  # stamped: not again until the next period
-    assert complete(aws, job_id) == "completed"
+    assert complete(aws, job_id) is Outcome.COMPLETED
 
 
 def test_a_recently_queued_job_is_not_sent_again(aws: AwsStack) -> None:

@@ -17,7 +17,7 @@ from matchq.auth import (
     principal_from_event,
 )
 from matchq.errors import Unauthorized
-from matchq.settings import Settings
+from matchq.settings import AuthorizerSettings as Settings
 from tests.support import JWT_SECRET, load_event
 
 SETTINGS = Settings(jwt_secret=JWT_SECRET)

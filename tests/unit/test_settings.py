@@ -1,28 +1,104 @@
-"""Settings from the environment the template sets."""
+"""Settings per process kind, from the environment the template sets."""
 
-from matchq.settings import Settings
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from matchq.settings import (
+    ApiSettings,
+    AuthorizerSettings,
+    ConfigurationError,
+    WorkerSettings,
+    load_settings,
+)
+from tests.support import ROOT
+
+SERVICE_ENV = {
+    "MATCHQ_TABLE_NAME": "t",
+    "MATCHQ_BUCKET_NAME": "b",
+    "MATCHQ_QUEUE_URL_LOW": "http://q/low",
+    "MATCHQ_QUEUE_URL_NORMAL": "http://q/normal",
+    "MATCHQ_QUEUE_URL_HIGH": "http://q/high",
+    "MATCHQ_QUEUE_URL_URGENT": "http://q/urgent",
+    "MATCHQ_WORKER_CONCURRENCY": "2,3,5,10",
+    "MATCHQ_MAX_UPLOAD_BYTES": "1000",
+}
 
 
-def test_settings_from_template_style_environment() -> None:
-    settings = Settings.from_env(
-        {
-            "MATCHQ_TABLE_NAME": "t",
-            "MATCHQ_QUEUE_URL_LOW": "http://q/low",
-            "MATCHQ_QUEUE_URL_URGENT": "http://q/urgent",
-            "MATCHQ_WORKER_CONCURRENCY": "2,3,5,10",
-            "MATCHQ_JWT_ALGORITHMS": "HS256, RS256",
-            "MATCHQ_RETENTION_HOURS": "48",
-            "MATCHQ_JWKS_URL": "",
-        }
-    )
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for key, value in SERVICE_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("MATCHQ_WORKERS", raising=False)
+    return monkeypatch
+
+
+def test_api_settings_from_template_style_environment(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings(ApiSettings)
     assert settings.table_name == "t"
-    assert settings.queue_urls == {1: "http://q/low", 4: "http://q/urgent"}
+    assert settings.queue_urls == {
+        1: "http://q/low",
+        2: "http://q/normal",
+        3: "http://q/high",
+        4: "http://q/urgent",
+    }
     assert settings.total_workers == 20
-    assert settings.jwt_algorithms == ["HS256", "RS256"]
-    assert settings.retention_hours == 48
+
+
+def test_the_local_slot_count_replaces_the_queue_caps(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MATCHQ_WORKERS", "1")
+    assert load_settings(ApiSettings).total_workers == 1
+
+
+def test_a_missing_resource_name_is_named(env: pytest.MonkeyPatch) -> None:
+    env.delenv("MATCHQ_TABLE_NAME")
+    with pytest.raises(ConfigurationError, match="MATCHQ_TABLE_NAME is required"):
+        load_settings(ApiSettings)
+
+
+def test_a_bad_number_is_named(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MATCHQ_MAX_ATTEMPTS", "many")
+    env.setenv("MATCHQ_MAX_RECEIVE_COUNT", "3")
+    with pytest.raises(ConfigurationError, match="MATCHQ_MAX_ATTEMPTS: "):
+        load_settings(WorkerSettings)
+
+
+def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The template declares optional key sources as "" when not given.
+    monkeypatch.setenv("MATCHQ_JWKS_URL", "")
+    monkeypatch.setenv("MATCHQ_JWT_ALGORITHMS", "HS256, RS256")
+    settings = load_settings(AuthorizerSettings)
     assert settings.jwks_url is None
+    assert settings.jwt_algorithms == ["HS256", "RS256"]
 
 
-def test_local_worker_count_overrides_the_queue_caps() -> None:
-    settings = Settings.from_env({"MATCHQ_WORKER_CONCURRENCY": "2,3,5,10", "MATCHQ_WORKERS": "1"})
-    assert settings.total_workers == 1
+@pytest.mark.parametrize("folder", ["get_job", "worker", "maintenance"])
+def test_a_function_without_its_table_fails_at_start_naming_the_variable(folder: str) -> None:
+    env = {f"{k}": v for k, v in SERVICE_ENV.items() if k != "MATCHQ_TABLE_NAME"}
+    env.update(
+        AWS_DEFAULT_REGION="us-east-1",
+        POWERTOOLS_TRACE_DISABLED="true",
+        MATCHQ_MAX_ATTEMPTS="3",
+        MATCHQ_MAX_RECEIVE_COUNT="3",
+        MATCHQ_RETENTION_HOURS="24",
+        MATCHQ_HEARTBEAT_TIMEOUT_SECONDS="300",
+        PYTHONPATH=str(ROOT / "shared"),
+    )
+    probe = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('app', sys.argv[1])\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(ROOT / "functions" / folder / "app.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ConfigurationError" in result.stderr
+    assert "MATCHQ_TABLE_NAME is required" in result.stderr

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import boto3
+
+from matchq.messages import JobMessage
 
 
 class JobQueues:
@@ -20,5 +21,6 @@ class JobQueues:
         if url is None:
             raise RuntimeError(f"no queue configured for priority {priority}")
         self._client.send_message(
-            QueueUrl=url, MessageBody=json.dumps({"job_id": job_id, "priority": priority})
+            QueueUrl=url,
+            MessageBody=JobMessage(job_id=job_id, priority=priority).model_dump_json(),
         )

@@ -11,7 +11,7 @@ from matchq.auth import Principal
 from matchq.dal.storage import Storage, upload_prefix
 from matchq.errors import ValidationFailed
 from matchq.headers import SUPPORTED_EXTENSIONS
-from matchq.settings import Settings
+from matchq.settings import ApiSettings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")
 
@@ -32,7 +32,7 @@ def sanitize_filename(filename: str) -> str:
 
 
 class FileService:
-    def __init__(self, storage: Storage, settings: Settings) -> None:
+    def __init__(self, storage: Storage, settings: ApiSettings) -> None:
         self.storage = storage
         self.settings = settings
 

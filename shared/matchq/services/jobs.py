@@ -32,7 +32,7 @@ from matchq.models import (
     utcnow,
 )
 from matchq.observability import logger, metrics, tag
-from matchq.settings import Settings
+from matchq.settings import ApiSettings
 
 HEADER_PROBE_BYTES = 1024 * 1024
 MAX_COLUMNS = 1000
@@ -72,7 +72,7 @@ class JobService:
         repo: JobRepository,
         queues: JobQueues,
         storage: Storage,
-        settings: Settings,
+        settings: ApiSettings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.repo = repo

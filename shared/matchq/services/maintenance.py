@@ -11,7 +11,7 @@ from matchq.dal.queues import JobQueues
 from matchq.models import JobStatus, utcnow
 from matchq.observability import logger, metrics
 from matchq.services.jobs import JobService
-from matchq.settings import Settings
+from matchq.settings import MaintenanceSettings
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Maintenance:
         jobs: JobService,
         repo: JobRepository,
         queues: JobQueues,
-        settings: Settings,
+        settings: MaintenanceSettings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.jobs = jobs

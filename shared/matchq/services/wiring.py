@@ -11,12 +11,16 @@ from matchq.services.files import FileService
 from matchq.services.jobs import JobService
 from matchq.services.maintenance import Maintenance
 from matchq.services.worker import JobRunner
-from matchq.settings import get_settings
+from matchq.settings import (
+    ApiSettings,
+    api_settings,
+    forget_settings,
+    maintenance_settings,
+    worker_settings,
+)
 
 
-@cache
-def job_service() -> JobService:
-    settings = get_settings()
+def _job_service(settings: ApiSettings) -> JobService:
     return JobService(
         JobRepository(settings.table_name),
         JobQueues(settings.queue_urls),
@@ -26,23 +30,19 @@ def job_service() -> JobService:
 
 
 @cache
+def job_service() -> JobService:
+    return _job_service(api_settings())
+
+
+@cache
 def file_service() -> FileService:
-    settings = get_settings()
+    settings = api_settings()
     return FileService(Storage(settings.bucket_name), settings)
-
-
-def reset() -> None:
-    """Forget built services (tests change the environment between cases)."""
-    job_service.cache_clear()
-    file_service.cache_clear()
-    job_runner.cache_clear()
-    maintenance.cache_clear()
-    get_settings.cache_clear()
 
 
 @cache
 def job_runner() -> JobRunner:
-    settings = get_settings()
+    settings = worker_settings()
     return JobRunner(
         JobRepository(settings.table_name),
         Storage(settings.bucket_name),
@@ -53,6 +53,13 @@ def job_runner() -> JobRunner:
 
 @cache
 def maintenance() -> Maintenance:
-    settings = get_settings()
-    service = job_service()
+    settings = maintenance_settings()
+    service = _job_service(settings)
     return Maintenance(service, service.repo, service.queues, settings)
+
+
+def reset() -> None:
+    """Forget built services and settings (tests change the environment between cases)."""
+    for built in (job_service, file_service, job_runner, maintenance):
+        built.cache_clear()
+    forget_settings()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,27 @@ from matchq.dal.jobs import JobRepository
 from matchq.dal.queues import JobQueues
 from matchq.dal.storage import Storage, results_prefix
 from matchq.errors import JobCancelled, MatchqError
+from matchq.messages import JobMessage
 from matchq.models import Job, JobStatus, utcnow
 from matchq.observability import logger, metrics, tag
-from matchq.settings import Settings
+from matchq.settings import WorkerSettings
 
 # Leave this much of the Lambda's time to fail the job cleanly instead of being killed.
 TIME_LIMIT_MARGIN_SECONDS = 20.0
+
+
+class Outcome(StrEnum):
+    """What handling one job message did."""
+
+    COMPLETED = "completed"  # results stored, the job completed
+    FAILED = "failed"  # the job ended failed (bad input, a crash, the time limit)
+    CANCELLED = "cancelled"  # cancelled while running; partial results removed
+    REQUEUED = "requeued"  # a service error: queued again for another attempt
+    POISONED = "poisoned"  # earlier deliveries kept dying: the pending job was failed
+    NOT_PENDING = "not pending"  # a duplicate or late delivery: the job had moved on
+    CLAIMED_ELSEWHERE = "claimed elsewhere"  # another delivery won the claim
+    LOST = "lost"  # the run lost the job to the reaper, which queued it again
+    GONE = "gone"  # no such job (deleted)
 
 
 class RunStopped(Exception):
@@ -108,7 +123,7 @@ class JobRunner:
         self,
         repo: JobRepository,
         storage: Storage,
-        settings: Settings,
+        settings: WorkerSettings,
         *,
         engine: MatchEngine | None = None,
         queues: JobQueues | None = None,
@@ -129,29 +144,19 @@ class JobRunner:
 
     def handle(
         self,
-        body: str,
+        message: JobMessage,
         *,
         receive_count: int = 1,
         time_left: Callable[[], float] | None = None,
-    ) -> str:
+    ) -> Outcome:
         """Handle one message; returns what happened. Raises only to ask for a redelivery."""
-        try:
-            job_id = json.loads(body)["job_id"]
-            if not isinstance(job_id, str):
-                raise TypeError("job_id must be a string")
-        except (ValueError, KeyError, TypeError) as exc:
-            # Nothing can be done with it; retrying would not help. Dropped, and logged.
-            logger.error(
-                "unreadable message dropped", extra={"body": body[:500], "error": str(exc)}
-            )
-            return "dropped"
-        tag(job_id=job_id)
-        job = self.repo.get(job_id)
+        tag(job_id=message.job_id)
+        job = self.repo.get(message.job_id)
         if job is None:
-            return "gone"
+            return Outcome.GONE
         tag(user_id=job.user_id)
         if job.status is not JobStatus.PENDING:
-            return f"skipped ({job.status.value})"
+            return Outcome.NOT_PENDING
         if receive_count >= self.settings.max_receive_count:
             # Earlier deliveries died without finishing: do not try a last time blindly.
             failed = self.repo.fail_pending(
@@ -164,17 +169,17 @@ class JobRunner:
             )
             if failed is not None:
                 metrics.add_metric(name="JobsFailed", unit="Count", value=1)
-            return "failed (poison)"
+            return Outcome.POISONED
         run_id = uuid.uuid4().hex
         claimed = self.repo.claim(job, run_id, self.clock())
         if claimed is None:
-            return "skipped (claimed elsewhere)"
+            return Outcome.CLAIMED_ELSEWHERE
         if claimed.queued_at is not None:
             wait = (self.clock() - claimed.queued_at).total_seconds()
             metrics.add_metric(name="QueueWaitSeconds", unit="Seconds", value=max(0.0, wait))
         return self._run(claimed, run_id, time_left)
 
-    def _run(self, job: Job, run_id: str, time_left: Callable[[], float] | None) -> str:
+    def _run(self, job: Job, run_id: str, time_left: Callable[[], float] | None) -> Outcome:
         reporter = ProgressReporter(
             self.repo,
             job,
@@ -228,7 +233,7 @@ class JobRunner:
         metrics.add_metric(name="JobsCompleted", unit="Count", value=1)
         metrics.add_metric(name="RunSeconds", unit="Seconds", value=time.monotonic() - started)
         logger.info("job completed", extra={"result_bytes": size})
-        return "completed"
+        return Outcome.COMPLETED
 
     def _match(self, job: Job, tmp: Path, reporter: ProgressReporter) -> tuple[list[str], int]:
         config = MatchConfig.model_validate(job.config)
@@ -258,16 +263,16 @@ class JobRunner:
     def _expires_at(self) -> int:
         return int((self.clock() + timedelta(days=self.settings.result_ttl_days)).timestamp())
 
-    def _stopped(self, job: Job, prefix: str) -> str:
+    def _stopped(self, job: Job, prefix: str) -> Outcome:
         """The run lost the job. If it was cancelled, no result file may remain."""
         current = self.repo.get(job.id)
         if current is None or current.status is JobStatus.CANCELLED:
             self.storage.delete_prefix(prefix)
             logger.info("job cancelled while running; results removed")
-            return "cancelled"
-        return f"stopped ({current.status.value})"
+            return Outcome.CANCELLED
+        return Outcome.LOST
 
-    def _retry_later(self, job: Job, run_id: str, prefix: str) -> str:
+    def _retry_later(self, job: Job, run_id: str, prefix: str) -> Outcome:
         """A storage or database failure: run the job again, up to the attempt limit."""
         attempts = job.attempts
         if self.queues is None or attempts >= self.settings.max_attempts:
@@ -287,9 +292,9 @@ class JobRunner:
         if back is None:
             return self._stopped(job, prefix)
         self.queues.enqueue(job.id, job.priority)
-        return "requeued"
+        return Outcome.REQUEUED
 
-    def _fail(self, job: Job, run_id: str, prefix: str, error_message: str) -> str:
+    def _fail(self, job: Job, run_id: str, prefix: str, error_message: str) -> Outcome:
         self.storage.delete_prefix(prefix)
         failed = self.repo.finish(
             job,
@@ -304,4 +309,4 @@ class JobRunner:
             return self._stopped(job, prefix)
         metrics.add_metric(name="JobsFailed", unit="Count", value=1)
         logger.warning("job failed", extra={"error_message": error_message})
-        return "failed"
+        return Outcome.FAILED
