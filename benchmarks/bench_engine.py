@@ -88,7 +88,7 @@ def child_engine(case: str, file1: str, file2: str, out: str, _rows: str) -> dic
 
 
 def _load(case: str, file1: str, file2: str) -> tuple[Any, list[Any], list[Any]]:
-    from matchq.matching.readers import read_table
+    from matchq.formats import read_table
 
     config = _config(case)
     t1 = read_table(Path(file1), "file1.csv", config.columns_needed(1))

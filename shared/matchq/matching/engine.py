@@ -50,9 +50,9 @@ from rapidfuzz import process
 
 from matchq.config import MatchConfig, MatchMode, MatchType, Scorer
 from matchq.errors import InputFileError, JobCancelled
+from matchq.formats import ALL_COLUMNS, Table, read_table
 from matchq.matching import writers
 from matchq.matching.normalize import compared_values
-from matchq.matching.readers import ALL_COLUMNS, Table, read_table
 from matchq.matching.scorers import KERNELS, RATIO_KERNEL, Kernel, presort_safe, sort_tokens
 from matchq.matching.scorers import SCALAR as SCALAR_SCORERS
 
@@ -1015,7 +1015,7 @@ def run_match(
     """Read both files, match them per `config`, write the result files into `out_dir`.
 
     The extensions of `file1_name`/`file2_name` decide the formats. Output values are the
-    texts the files hold (see `matchq.matching.readers`), missing ones null; scores are
+    texts the files hold (see `matchq.formats`), missing ones null; scores are
     rounded to 4 decimals in the files only. `progress(percent, message)` and
     `should_cancel()` are called about twice a second while working.
 

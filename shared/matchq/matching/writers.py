@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from matchq.matching.readers import Table
+from matchq.formats import Table
 
 MATCHED_FILE = "matched_results.json"
 UNMATCHED1_FILE = "unmatched_1.json"

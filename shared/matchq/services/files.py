@@ -10,7 +10,7 @@ from typing import Any
 from matchq.auth import Principal
 from matchq.dal.storage import Storage, upload_prefix
 from matchq.errors import ValidationFailed
-from matchq.headers import SUPPORTED_EXTENSIONS
+from matchq.formats import SUPPORTED_EXTENSIONS
 from matchq.settings import ApiSettings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")

@@ -21,7 +21,7 @@ from matchq.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from matchq.headers import NeedsWholeFile, read_columns
+from matchq.formats import NeedsWholeFile, read_columns
 from matchq.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,

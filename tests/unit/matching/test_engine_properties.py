@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matchq.config import MatchConfig, MatchMode, MatchType, Scorer
+from matchq.formats import Table
 from matchq.matching import engine
 from matchq.matching.engine import ChunkResult, match_tables
-from matchq.matching.readers import Table
 from matchq.matching.reference import reference_match
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))

@@ -12,9 +12,9 @@ import pytest
 
 from matchq.config import MatchConfig
 from matchq.errors import InputFileError, JobCancelled
+from matchq.formats import read_table
 from matchq.matching import MatchSummary, TooManyMatches, engine, run_match
 from matchq.matching.normalize import normalize
-from matchq.matching.readers import read_table
 from matchq.matching.reference import reference_match
 
 FILE_ID = "file_12345678-1234-4123-8123-123456789012"

@@ -1,16 +1,26 @@
-"""Readers of every supported format, and every bad-input case."""
+"""matchq.formats.read_table: every supported format, and every bad-input case."""
 
 from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import openpyxl
 import pytest
 
 from matchq.errors import InputFileError
-from matchq.matching.readers import ALL_COLUMNS, read_table
+from matchq.formats import ALL_COLUMNS, delimited, read_table
+
+
+@pytest.fixture(autouse=True, params=["csv module", "pandas"])
+def text_reader(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test runs with delimited text read by the csv module and by pandas."""
+    fast_min = 0 if request.param == "pandas" else 10**18
+    with mock.patch.object(delimited, "FAST_MIN_BYTES", fast_min):
+        yield
 
 
 def write(tmp_path: Path, data: bytes | str, name: str = "upload") -> Path:
@@ -185,3 +195,28 @@ def test_tick_is_called_while_reading(tmp_path: Path) -> None:
     path = write(tmp_path, "a\n" + "x\n" * 20000)
     read_table(path, "a.csv", tick=seen.append)
     assert seen and seen == sorted(seen)
+
+
+def test_cancel_while_reading_a_workbook_is_not_an_input_error(tmp_path: Path) -> None:
+    from matchq.errors import JobCancelled
+
+    cells: dict[str, object] = {"A1": "name", **{f"A{k}": f"n{k}" for k in range(2, 9000)}}
+    path = make_xlsx(tmp_path / "w", cells)
+
+    def cancel(_rows: int) -> None:
+        raise JobCancelled("the job was cancelled")
+
+    with pytest.raises(JobCancelled):
+        read_table(path, "w.xlsx", tick=cancel)
+
+
+def test_cancel_while_reading_text_stops_the_read(tmp_path: Path) -> None:
+    from matchq.errors import JobCancelled
+
+    path = write(tmp_path, "a,b\n" + "x,y\n" * 300_000)
+
+    def cancel(_rows: int) -> None:
+        raise JobCancelled("the job was cancelled")
+
+    with pytest.raises(JobCancelled):
+        read_table(path, "a.csv", tick=cancel)

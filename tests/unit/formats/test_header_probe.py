@@ -1,31 +1,41 @@
-"""matchq.headers: header columns from a file's first bytes, standard library only."""
+"""matchq.formats.read_columns: header columns from a file's first bytes, as the API probes them."""
 
 from __future__ import annotations
 
-import ast
 import io
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from matchq import headers
 from matchq.errors import InputFileError
-from matchq.headers import SUPPORTED_EXTENSIONS, NeedsWholeFile, read_columns
+from matchq.formats import SUPPORTED_EXTENSIONS, NeedsWholeFile, read_columns, read_table
+from tests.support import ROOT
+
+HEAVY = ("pandas", "numpy", "rapidfuzz", "openpyxl")
+PROBE = """
+import json, sys
+from matchq.formats import read_columns
+read_columns(b"a,b\\n1,2\\n", "a.csv", complete=True)
+read_columns(b'[{"a": 1}]', "a.json", complete=True)
+read_columns(b'{"a": 1}\\n', "a.jsonl", complete=False)
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[1:])))
+"""
 
 
-def test_imports_only_the_standard_library() -> None:
-    tree = ast.parse(Path(headers.__file__).read_text(encoding="utf-8"))
-    modules = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            modules.add(node.module.split(".")[0])
-    assert modules <= {"__future__", "codecs", "csv", "io", "json", "posixpath", "re",
-                       "zipfile", "collections", "typing", "xml", "matchq"}  # fmt: skip
+def test_probing_text_and_json_loads_no_heavy_library() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *HEAVY],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT / "shared"), "PATH": ""},
+    )
+    assert json.loads(out.stdout) == []
 
 
 def test_supported_extensions() -> None:
@@ -105,23 +115,47 @@ def test_xlsx_first_sheet_shared_strings_and_numbers() -> None:
 
 
 def test_xlsx_inline_strings_and_sheet_order() -> None:
+    """A workbook as other writers make it: inline strings, rich-text runs, a boolean, and
+    its first sheet (workbook order) stored under another name than sheet1.xml."""
     sheet = (
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
         '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c>'
         '<c r="B1" t="inlineStr"><is><r><t>full </t></r><r><t>name</t></r></is></c>'
         '<c r="C1" t="b"><v>1</v></c></row></sheetData></worksheet>'
     )
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
     workbook = (
-        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        '<sheets><sheet name="first" sheetId="2" r:id="rId7"/></sheets></workbook>'
+        f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+        '<sheet name="first" sheetId="2" r:id="rId7"/><sheet name="later" sheetId="1" r:id="rId8"/>'
+        "</sheets></workbook>"
     )
     rels = (
-        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        '<Relationship Id="rId7" Target="worksheets/data.xml" Type="x"/></Relationships>'
+        f'<Relationships xmlns="{package}">'
+        f'<Relationship Id="rId7" Target="worksheets/data.xml" Type="{rel}/worksheet"/>'
+        f'<Relationship Id="rId8" Target="worksheets/sheet1.xml" Type="{rel}/worksheet"/>'
+        "</Relationships>"
+    )
+    root_rels = (
+        f'<Relationships xmlns="{package}">'
+        f'<Relationship Id="rId1" Target="xl/workbook.xml" Type="{rel}/officeDocument"/>'
+        "</Relationships>"
+    )
+    ml = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    types = (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{ml}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/data.xml" ContentType="{ml}.worksheet+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ml}.worksheet+xml"/>'
+        "</Types>"
     )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", types)
+        archive.writestr("_rels/.rels", root_rels)
         archive.writestr("xl/workbook.xml", workbook)
         archive.writestr("xl/_rels/workbook.xml.rels", rels)
         archive.writestr("xl/worksheets/data.xml", sheet)
@@ -164,8 +198,6 @@ def test_empty_xlsx_sheet() -> None:
 
 
 def test_agrees_with_the_worker_reader(tmp_path: Path) -> None:
-    from matchq.matching.readers import read_table
-
     samples = {
         "a.csv": "\ufeff id ;Name;city\n1;x;y\n".encode(),
         "b.txt": b"x|y z|w\n1|2|3\n",

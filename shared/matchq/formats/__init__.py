@@ -1,0 +1,105 @@
+"""File formats of uploaded tables: one module per format, the same reader for the header
+probe and the full read.
+
+- `read_columns(data, filename, complete=...)`: the header names from a file's first
+  bytes; the API calls it at submit time on the first MiB (standard library only at
+  import; a format needing more raises `NeedsWholeFile`, then call it with the whole file).
+- `read_table(path, name, columns)`: the whole file as a `Table` of text columns, for the
+  worker (pandas and openpyxl are imported there, when needed).
+
+The user-facing file name's extension picks the format: `.csv` `.txt` (delimited text,
+delimiter sniffed), `.tsv` (tab-separated), `.json` (array of objects), `.jsonl` (one
+object per line), `.xlsx` (first sheet). Every error is an `InputFileError` naming the
+file (and the row, line or column where one is at fault). docs/matching.md, "File
+formats", has the rules.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import Protocol
+
+from matchq.errors import InputFileError
+from matchq.formats import delimited, json_array, json_lines, xlsx
+from matchq.formats.table import ALL_COLUMNS, NeedsWholeFile, Table, Tick, empty_file, no_tick
+
+
+class Format(Protocol):
+    """What each format module provides."""
+
+    def read_columns(self, data: bytes, filename: str, *, complete: bool) -> list[str]: ...
+
+    def read_table(
+        self, path: Path, name: str, columns: list[str] | None, *, max_rows: int, tick: Tick
+    ) -> Table: ...
+
+
+FORMATS: dict[str, Format] = {
+    ".csv": delimited.SNIFFED,
+    ".tsv": delimited.TAB_SEPARATED,
+    ".txt": delimited.SNIFFED,
+    ".xlsx": xlsx,
+    ".json": json_array,
+    ".jsonl": json_lines,
+}
+SUPPORTED_EXTENSIONS = tuple(FORMATS)
+
+__all__ = [
+    "ALL_COLUMNS",
+    "SUPPORTED_EXTENSIONS",
+    "NeedsWholeFile",
+    "Table",
+    "extension_of",
+    "read_columns",
+    "read_table",
+]
+
+
+def extension_of(filename: str) -> str:
+    """The lower-case extension of `filename` ('.csv'), or raise InputFileError."""
+    ext = posixpath.splitext(filename.strip().lower())[1]
+    if ext not in FORMATS:
+        supported = ", ".join(SUPPORTED_EXTENSIONS)
+        raise InputFileError(
+            f"{filename}: unsupported file type '{ext or '(none)'}'; use one of {supported}"
+        )
+    return ext
+
+
+def read_columns(data: bytes, filename: str, *, complete: bool) -> list[str]:
+    """The header column names of the file `filename` whose first bytes are `data`.
+
+    `complete` tells whether `data` is the whole file. Raises `InputFileError` naming the
+    file for an unsupported extension, an empty file, blank or repeated names or content
+    that does not parse; `NeedsWholeFile` when `data` is a prefix that does not suffice
+    (always for .xlsx).
+    """
+    fmt = FORMATS[extension_of(filename)]
+    if complete and not data.strip():
+        raise empty_file(filename)
+    return fmt.read_columns(data, filename, complete=complete)
+
+
+def read_table(
+    path: Path,
+    name: str,
+    columns: list[str] | None = None,
+    *,
+    max_rows: int = 1_000_000,
+    tick: Tick | None = None,
+) -> Table:
+    """Read the file at `path`, whose user-facing name `name` decides the format.
+
+    `columns` (None for all) are the columns kept; naming a column the header lacks is an
+    InputFileError. Ending `columns` with `ALL_COLUMNS` checks the names before it but
+    keeps every column. `tick(rows_read)` is called every few thousand rows.
+    """
+    fmt = FORMATS[extension_of(name)]
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise InputFileError(f"{name}: the file is missing") from None
+    if size == 0:
+        raise empty_file(name)
+    return fmt.read_table(path, name, columns, max_rows=max_rows, tick=tick or no_tick)

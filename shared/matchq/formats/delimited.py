@@ -1,0 +1,402 @@
+"""Delimited text (.csv .tsv .txt): one reader for the header probe and the full read.
+
+Rules (docs/matching.md, "File formats"):
+
+- UTF-8, a BOM dropped; a file that is not valid UTF-8 throughout is read as Latin-1.
+- `.tsv` is tab-separated; `.csv` and `.txt` have their delimiter sniffed among
+  `, ; TAB |` from the first lines. Quotes are `"`, doubled inside quoted fields.
+- The first non-empty row is the header (names stripped, none blank or repeated); every
+  later non-blank row must have as many fields. Values are kept as written; empty is None.
+
+Both the API's header probe (`read_columns`, on the first MiB) and the worker's full read
+(`read_table`) find the header with `find_header` on the file's first PROBE_BYTES bytes,
+so they agree by construction. The full read then parses the data rows with pandas' C
+parser (`usecols`, every value a string) when the file is big enough to pay for it and a
+structure check over the raw bytes (`_record_count`) proves that every record has the
+header's field count and that its quotes are well placed: then the C parser and the csv
+module read the same values. Otherwise, or when the C parser fails, the csv module
+reads the rows and produces the messages that name the row, line and field counts.
+Only the standard library is imported at module level (the API imports this module).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matchq.errors import InputFileError
+from matchq.formats.encoding import BOM, UTF8, decode_as, decode_text, file_encoding
+from matchq.formats.table import (
+    TICK_ROWS,
+    NeedsWholeFile,
+    Table,
+    Tick,
+    choose_columns,
+    clean_header,
+    empty_file,
+    no_rows,
+    too_many_rows,
+)
+
+DELIMITERS = (",", ";", "\t", "|")
+SNIFF_CHARS = 64 * 1024
+SNIFF_LINES = 50
+PROBE_BYTES = 1 << 20  # the header is found in this prefix (the API probes the first MiB)
+FAST_MIN_BYTES = 1 << 20  # smaller files are read by the csv module alone
+CHUNK_ROWS = 100_000  # rows per pandas chunk (one tick each)
+CHECK_BLOCK = 1 << 22  # bytes per block of the structure check
+FIELD_LIMIT = csv.field_size_limit()  # the csv module refuses longer fields
+
+# Lines as a file opened with newline="" yields them: ending in \r\n, \r or \n.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _row_lengths(sample: str, delimiter: str, *, drop_last: bool) -> list[int]:
+    try:
+        rows = [len(row) for row in csv.reader(_LINE.findall(sample), delimiter=delimiter) if row]
+    except csv.Error:
+        return []
+    if drop_last and len(rows) > 1:
+        rows.pop()
+    return rows[:SNIFF_LINES]
+
+
+def sniff_delimiter(sample: str, *, truncated: bool) -> str:
+    """The delimiter of a text table among `, ; TAB |`, from its first lines.
+
+    Candidates that split the header into more than one column and every sampled row into
+    as many are "consistent"; the one giving the most columns wins, ties going to tab
+    (commas inside tab-separated text are common), then to csv.Sniffer's choice, then
+    `, ; |`. With no consistent candidate the one giving the most header columns wins;
+    a single-column file gets ','.
+    """
+    lines = _LINE.findall(sample)[: SNIFF_LINES + 1]
+    sample = "".join(lines)
+    drop_last = truncated or len(lines) > SNIFF_LINES
+    try:
+        sniffed: str | None = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = None
+    preference = list(dict.fromkeys(["\t", *([sniffed] if sniffed in DELIMITERS else []),
+                                     *DELIMITERS]))  # fmt: skip
+    consistent: dict[str, int] = {}
+    header_cols: dict[str, int] = {}
+    for candidate in preference:
+        lengths = _row_lengths(sample, candidate, drop_last=drop_last)
+        header_cols[candidate] = lengths[0] if lengths else 0
+        if lengths and lengths[0] > 1 and all(n == lengths[0] for n in lengths):
+            consistent[candidate] = lengths[0]
+    if consistent:
+        return max(consistent, key=lambda d: (consistent[d], -preference.index(d)))
+    best = max(preference, key=lambda d: (header_cols[d], -preference.index(d)))
+    return best if header_cols[best] > 1 else ","
+
+
+@dataclass(frozen=True)
+class HeaderRow:
+    """The header of a delimited file and where its data rows start."""
+
+    names: list[str]
+    delimiter: str
+    end: int  # characters of the text up to the end of the header record
+    lines: int  # physical lines up to there (blank lines before the header included)
+
+
+class _Lines:
+    """The lines of a text, counting how many (and how many characters) were consumed."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = _LINE.finditer(text)
+        self.end = 0
+        self.count = 0
+        self.exhausted = False  # the reader asked for a line after the last
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines, None)
+        if line is None:
+            self.exhausted = True
+            raise StopIteration
+        self.end = line.end()
+        self.count += 1
+        return line.group()
+
+
+def find_header(text: str, filename: str, delimiter: str | None, *, complete: bool) -> HeaderRow:
+    """The header of the delimited text `text` (the whole file when `complete`, else a
+    prefix); `delimiter` None means sniffed. Raises NeedsWholeFile when a prefix does not
+    surely hold the whole header record."""
+    if not complete:
+        cut = max(text.rfind("\n"), text.rfind("\r"))
+        if cut < 0:
+            raise NeedsWholeFile(f"{filename}: the header line is longer than the bytes read")
+        text = text[: cut + 1]
+    if not text.strip():
+        raise empty_file(filename)
+    if delimiter is None:
+        delimiter = sniff_delimiter(
+            text[:SNIFF_CHARS], truncated=not complete or len(text) > SNIFF_CHARS
+        )
+    lines = _Lines(text)
+    try:
+        for row in csv.reader(lines, delimiter=delimiter):
+            if not row:
+                continue
+            if not complete and (
+                lines.exhausted  # the text ended inside the record (an open quote)
+                or (lines.end == len(text) and text.endswith("\r"))  # \r\n, cut after \r?
+            ):
+                raise NeedsWholeFile(f"{filename}: the header is longer than the bytes read")
+            return HeaderRow(clean_header(row, filename), delimiter, lines.end, lines.count)
+    except csv.Error as exc:
+        if not complete:
+            raise NeedsWholeFile(
+                f"{filename}: the header could not be read from the first bytes"
+            ) from None
+        raise InputFileError(f"{filename}: the header line cannot be parsed ({exc})") from None
+    raise empty_file(filename)
+
+
+# --- the full read ---------------------------------------------------------------------------
+
+
+def _read_with_csv(
+    path: Path,
+    name: str,
+    encoding: str,
+    header: HeaderRow,
+    positions: list[int],
+    max_rows: int,
+    tick: Tick,
+) -> tuple[list[list[str | None]], int]:
+    """The columns at `positions` and the row count, read by the csv module; the exact
+    messages for ragged rows and unparsable lines."""
+    ncols = len(header.names)
+    rows: list[tuple[str, ...]] = []
+    with path.open("r", encoding=encoding, newline="") as handle:
+        handle.read(header.end)
+        reader = csv.reader(handle, delimiter=header.delimiter)
+        append = rows.append
+        try:
+            for raw in reader:
+                if len(raw) != ncols:
+                    if not raw or (len(raw) == 1 and not raw[0].strip()):
+                        continue
+                    raise InputFileError(
+                        f"{name}: data row {len(rows)} (line {header.lines + reader.line_num})"
+                        f" has {len(raw)} fields but the header has {ncols}"
+                    )
+                append(tuple([raw[p] for p in positions]))
+                if len(rows) % TICK_ROWS == 0:
+                    if len(rows) > max_rows:
+                        raise too_many_rows(name, max_rows)
+                    tick(len(rows))
+        except csv.Error as exc:
+            raise InputFileError(
+                f"{name}: cannot parse line {header.lines + reader.line_num} "
+                f"(data row {len(rows)}): {exc}"
+            ) from None
+    columns = [[v or None for v in values] for values in zip(*rows, strict=True)]
+    return columns or [[] for _ in positions], len(rows)
+
+
+def _record_count(
+    path: Path, offset: int, delimiter: str, ncols: int, stop: threading.Event
+) -> int | None:
+    """The number of non-empty records from byte `offset` on, when the csv module and
+    pandas' C parser surely split them alike: every record has `ncols` fields, no record
+    is longer than FIELD_LIMIT bytes, no NUL byte, and every quote opens a field (after a
+    delimiter, a line end or a closing quote) or closes one (before a quote, a delimiter,
+    a line end or the end). None otherwise, or when `stop` is set.
+
+    Quotes are tracked by parity: a byte is inside a quoted field when an odd number of
+    quotes precede it (a doubled quote flips twice). Works on bytes: delimiters, quotes
+    and line ends are ASCII, and no byte of a multi-byte UTF-8 character is.
+    """
+    import numpy as np
+
+    quote, lf, cr, sep = ord('"'), ord("\n"), ord("\r"), ord(delimiter)
+    inside = False  # within a quoted field at the block start
+    prev_closing = False  # the previous byte closed a quoted field
+    prev_boundary = True  # the previous byte was a delimiter or line end (or the start)
+    open_delims = 0  # delimiters of the record still open at the block end
+    last_end = -1  # position of the last line end outside quotes
+    records = 0
+    base = 0
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        while block := handle.read(CHECK_BLOCK):
+            if stop.is_set() or b"\0" in block:
+                return None
+            b = np.frombuffer(block, np.uint8)
+            if inside or b'"' in block:
+                is_quote = b == quote
+                after = np.bitwise_xor.accumulate(is_quote)
+                if inside:
+                    np.logical_not(after, out=after)
+                before = np.empty_like(after)
+                before[0] = inside
+                before[1:] = after[:-1]
+                line_end = (b == lf) | (b == cr)
+                is_sep = b == sep
+                boundary = (line_end | is_sep) & ~before
+                closing = is_quote & before
+                may_open = np.empty_like(is_quote)
+                may_open[0] = prev_boundary or prev_closing
+                may_open[1:] = boundary[:-1] | closing[:-1]
+                if (is_quote & ~before & ~may_open).any():
+                    return None
+                after_closing = np.empty_like(is_quote)
+                after_closing[0] = prev_closing
+                after_closing[1:] = closing[:-1]
+                if (after_closing & ~(is_quote | line_end | is_sep)).any():
+                    return None
+                seps = np.flatnonzero(boundary)
+                inside, prev_closing = bool(after[-1]), bool(closing[-1])
+                prev_boundary = bool(boundary[-1])
+            else:
+                seps = np.flatnonzero((b == sep) | (b == lf) | (b == cr))
+                prev_closing = False
+                prev_boundary = bool(len(seps)) and int(seps[-1]) == len(b) - 1
+            ends = np.flatnonzero(b[seps] != sep)  # line ends among the separators
+            if len(ends):
+                end_at = seps[ends] + base
+                delims = np.diff(ends, prepend=-1) - 1  # delimiters of each ended record
+                delims[0] += open_delims
+                length = np.diff(end_at, prepend=last_end) - 1
+                filled = length > 0  # an empty record is a blank line (or the \n of \r\n)
+                if (delims[filled] != ncols - 1).any() or (length > FIELD_LIMIT).any():
+                    return None
+                records += int(np.count_nonzero(filled))
+                open_delims = len(seps) - 1 - int(ends[-1])
+                last_end = int(end_at[-1])
+            else:
+                open_delims += len(seps)
+            base += len(b)
+    if inside:
+        return None
+    if base - 1 > last_end:  # a last record without a line end
+        if open_delims != ncols - 1 or base - 1 - last_end > FIELD_LIMIT:
+            return None
+        records += 1
+    return records
+
+
+def _read_with_pandas(
+    path: Path,
+    encoding: str,
+    header: HeaderRow,
+    data_start: int,
+    positions: list[int],
+    max_rows: int,
+    tick: Tick,
+) -> tuple[list[list[str | None]], int] | None:
+    """What `_read_with_csv` returns, read by pandas' C parser while a thread runs the
+    structure check; None when the check fails or the parser does (then the csv module
+    decides)."""
+    import pandas as pd
+
+    ncols = len(header.names)
+    usecols = sorted(positions) or [0]
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        check = pool.submit(_record_count, path, data_start, header.delimiter, ncols, stop)
+        try:
+            parts: dict[int, list[Any]] = {p: [] for p in usecols}
+            rows = 0
+            with path.open("rb") as handle:
+                handle.seek(data_start)
+                chunks = pd.read_csv(
+                    handle,
+                    sep=header.delimiter,
+                    header=None,
+                    usecols=usecols,
+                    dtype=object,
+                    keep_default_na=False,
+                    na_filter=False,
+                    skip_blank_lines=True,
+                    quotechar='"',
+                    doublequote=True,
+                    escapechar=None,
+                    engine="c",
+                    encoding="utf-8" if encoding == UTF8 else encoding,
+                    chunksize=CHUNK_ROWS,
+                    nrows=max_rows + 1,
+                )
+                with chunks:
+                    for chunk in chunks:
+                        for p in usecols:
+                            parts[p].extend([v or None for v in chunk[p].tolist()])
+                        rows += len(chunk)
+                        if check.done() and check.result() is None:
+                            return None
+                        tick(rows)
+        except ValueError:  # ParserError, EmptyDataError: the csv module will tell
+            stop.set()
+            return None
+        except BaseException:
+            stop.set()
+            raise
+        records = check.result()
+    if records is None or min(records, max_rows + 1) != rows:
+        return None
+    return [parts[p] for p in positions], rows
+
+
+class DelimitedText:
+    """One delimited-text format: `delimiter` fixed (.tsv) or None (sniffed)."""
+
+    def __init__(self, delimiter: str | None) -> None:
+        self.delimiter = delimiter
+
+    def read_columns(self, data: bytes, filename: str, *, complete: bool) -> list[str]:
+        """The header names, from the file's first bytes (`complete`: all of them)."""
+        text = decode_text(data, complete=complete)
+        return find_header(text, filename, self.delimiter, complete=complete).names
+
+    def _header(self, path: Path, name: str, encoding: str) -> tuple[HeaderRow, int]:
+        """The header and the byte offset of the data rows, as `read_columns` finds it."""
+        with path.open("rb") as handle:
+            data = handle.read(PROBE_BYTES + 1)
+        complete = len(data) <= PROBE_BYTES
+        try:
+            text = decode_as(data[:PROBE_BYTES], encoding, complete=complete)
+            header = find_header(text, name, self.delimiter, complete=complete)
+        except NeedsWholeFile:
+            text = path.read_bytes().decode(encoding)
+            header = find_header(text, name, self.delimiter, complete=True)
+        if encoding == UTF8:
+            bom = len(BOM) if data.startswith(BOM) else 0
+            return header, bom + len(text[: header.end].encode("utf-8"))
+        return header, header.end
+
+    def read_table(
+        self, path: Path, name: str, columns: list[str] | None, *, max_rows: int, tick: Tick
+    ) -> Table:
+        """Read the whole file; `columns` as `matchq.formats.read_table` takes them."""
+        encoding = file_encoding(path)
+        header, data_start = self._header(path, name, encoding)
+        selected = choose_columns(header.names, columns, name)
+        positions = [header.names.index(col) for col in selected]
+        read = None
+        if path.stat().st_size >= FAST_MIN_BYTES:
+            read = _read_with_pandas(path, encoding, header, data_start, positions, max_rows, tick)
+        if read is None:
+            read = _read_with_csv(path, name, encoding, header, positions, max_rows, tick)
+        values, nrows = read
+        if nrows > max_rows:
+            raise too_many_rows(name, max_rows)
+        if not nrows:
+            raise no_rows(name)
+        return Table(name, header.names, dict(zip(selected, values, strict=True)), nrows)
+
+
+SNIFFED = DelimitedText(None)
+TAB_SEPARATED = DelimitedText("\t")

@@ -1,0 +1,199 @@
+""".xlsx: the first sheet of a workbook, read by openpyxl in read-only mode.
+
+One reader for the header probe and the full read (openpyxl is imported only when a
+workbook is read, so the API functions do not load it at start). The first row with a
+value on the first sheet (workbook order) is the header; the table spans its first to
+its last non-blank cell, and a later value outside those columns is an error. Cells
+become text as `cell_to_str` says. Reading a workbook needs the whole file: a prefix
+raises NeedsWholeFile.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from matchq.errors import InputFileError, JobCancelled
+from matchq.formats.table import (
+    TICK_ROWS,
+    NeedsWholeFile,
+    Table,
+    Tick,
+    choose_columns,
+    clean_header,
+    no_rows,
+    too_many_rows,
+)
+
+
+def cell_to_str(value: Any) -> str | None:
+    """A spreadsheet cell value as text: integral numbers without '.0', booleans TRUE/FALSE,
+    dates and times in ISO format (midnight datetimes as dates), empty text as None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value or None
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        if (
+            hasattr(value, "hour")
+            and hasattr(value, "date")
+            and not (value.hour or value.minute or value.second or value.microsecond)
+        ):
+            return str(value.date().isoformat())
+        return str(isoformat())
+    return str(value)
+
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _shared_strings(source: IO[bytes]) -> list[str]:
+    """The shared string table, as openpyxl reads it (`t` and rich-text runs joined,
+    phonetic runs left out) at a fraction of its cost per string."""
+    from xml.etree.ElementTree import iterparse
+
+    si, t, r = f"{_MAIN}si", f"{_MAIN}t", f"{_MAIN}r"
+    strings: list[str] = []
+    for _, node in iterparse(source):  # noqa: S314  (as openpyxl parses it)
+        if node.tag != si:
+            continue
+        parts: list[str] = []
+        for child in node:
+            if child.tag == t:
+                parts.append(child.text or "")
+            elif child.tag == r:
+                parts.extend(run.text or "" for run in child if run.tag == t)
+        strings.append("".join(parts).replace("x005F_", ""))
+        node.clear()
+    return strings
+
+
+def _load_workbook(source: IO[bytes]) -> Any:
+    """openpyxl.load_workbook(read_only=True, data_only=True), with `_shared_strings`."""
+    from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
+
+    class Reader(ExcelReader):  # type: ignore[misc]
+        def read_strings(self) -> None:
+            part = self.package.find(SHARED_STRINGS)
+            if part is not None:
+                with self.archive.open(part.PartName[1:]) as strings:
+                    self.shared_strings = _shared_strings(strings)
+
+    reader = Reader(source, read_only=True, data_only=True)
+    reader.read()
+    return reader.wb
+
+
+def _column_letters(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+class _Sheet:
+    """The non-blank rows of a workbook's first sheet, the first one read as the header."""
+
+    def __init__(self, source: IO[bytes], name: str) -> None:
+        self.name = name
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.workbook = _load_workbook(source)
+        except Exception:  # openpyxl raises many types for a broken archive
+            raise InputFileError(f"{name}: not a readable .xlsx workbook") from None
+        self.first = self.last = 0
+
+    def close(self) -> None:
+        self.workbook.close()
+
+    def rows(self) -> Iterator[tuple[int, list[str | None], list[int]]]:
+        """(sheet row number, cell texts, positions of non-blank cells) per non-blank row."""
+        if not self.workbook.worksheets:
+            raise InputFileError(f"{self.name}: the workbook has no sheet")
+        sheet = self.workbook.worksheets[0]
+        sheet.reset_dimensions()  # do not trust the stored dimension record
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for excel_row, raw in enumerate(sheet.iter_rows(values_only=True), start=1):
+                values = [cell_to_str(v) for v in raw]
+                filled = [i for i, v in enumerate(values) if v is not None and v.strip()]
+                if filled:
+                    yield excel_row, values, filled
+
+    def header(self, rows: Iterator[tuple[int, list[str | None], list[int]]]) -> list[str]:
+        """The header from the first non-blank row; sets the table's column span."""
+        for _, values, filled in rows:
+            self.first, self.last = filled[0], filled[-1]
+            return clean_header(values[self.first : self.last + 1], self.name)
+        raise InputFileError(f"{self.name}: the first sheet is empty")
+
+
+def _unreadable(name: str) -> InputFileError:
+    return InputFileError(f"{name}: the workbook's first sheet cannot be read")
+
+
+def read_columns(data: bytes, filename: str, *, complete: bool) -> list[str]:
+    """The header names; needs the whole file (`complete`)."""
+    if not complete:
+        raise NeedsWholeFile(f"{filename}: reading an .xlsx header needs the whole file")
+    sheet = _Sheet(io.BytesIO(data), filename)
+    try:
+        return sheet.header(sheet.rows())
+    except InputFileError:
+        raise
+    except Exception:
+        raise _unreadable(filename) from None
+    finally:
+        sheet.close()
+
+
+def read_table(
+    path: Path, name: str, columns: list[str] | None, *, max_rows: int, tick: Tick
+) -> Table:
+    """Read the first sheet; `columns` as `matchq.formats.read_table` takes them."""
+    with path.open("rb") as handle:  # a file object: openpyxl checks a path's extension
+        sheet = _Sheet(handle, name)
+        try:
+            rows_iter = sheet.rows()
+            header = sheet.header(rows_iter)
+            selected = choose_columns(header, columns, name)
+            positions = [sheet.first + header.index(col) for col in selected]
+            rows: list[tuple[str | None, ...]] = []
+            for excel_row, values, filled in rows_iter:
+                if filled[0] < sheet.first or filled[-1] > sheet.last:
+                    outside = filled[0] if filled[0] < sheet.first else filled[-1]
+                    raise InputFileError(
+                        f"{name}: data row {len(rows)} (sheet row {excel_row}) has a value in "
+                        f"column {_column_letters(outside)}, outside the header's columns"
+                    )
+                width = len(values)
+                rows.append(tuple([values[p] if p < width else None for p in positions]))
+                if len(rows) > max_rows:
+                    raise too_many_rows(name, max_rows)
+                if len(rows) % TICK_ROWS == 0:
+                    tick(len(rows))
+        except (InputFileError, JobCancelled):  # JobCancelled: from tick
+            raise
+        except Exception:
+            raise _unreadable(name) from None
+        finally:
+            sheet.close()
+    if not rows:
+        raise no_rows(name)
+    columns_out = {
+        col: list(values) for col, values in zip(selected, zip(*rows, strict=True), strict=True)
+    }
+    return Table(name, header, columns_out, len(rows))
