@@ -3,8 +3,10 @@
 Each concurrent invocation of a function gets its own execution environment (its own
 import of `app.py`), as in Lambda: module-level state such as powertools' resolver or
 batch processor is never shared by two invocations running at the same time. The
-packages those modules import (`matchq`, powertools) are shared, so the log keys of
-powertools' loggers are kept per thread here (see `keep_log_keys_per_thread`).
+packages those modules import (`matchq`, powertools) are shared, so what powertools keeps
+process-wide, one invocation at a time in Lambda, is kept per thread here: its loggers'
+keys and its event handler's current event (`keep_log_keys_per_thread`,
+`keep_event_handler_state_per_thread`).
 """
 
 from __future__ import annotations
@@ -102,6 +104,42 @@ def keep_log_keys_per_thread() -> None:
                 formatter.__class__ = _PerThreadKeys
 
 
+class _PerThreadValue:
+    """A data descriptor whose value is kept per thread."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._local = threading.local()
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        try:
+            return self._local.value
+        except AttributeError:
+            raise AttributeError(self._name) from None
+
+    def __set__(self, obj: object, value: Any) -> None:
+        self._local.value = value
+
+
+def keep_event_handler_state_per_thread() -> None:
+    """Give powertools' event handler its current event and context per thread.
+
+    Powertools' resolvers share the request being handled through class attributes
+    (`BaseRouter.current_event = ...` in `resolve()`): one request per process at a time in
+    Lambda, but here two concurrent requests to two API functions would each read the
+    other's event. Both attributes become per-thread values, on the class (read as
+    `app.current_event`) and on its metaclass (assigned as `BaseRouter.current_event`).
+    """
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    if isinstance(BaseRouter.__dict__.get("current_event"), _PerThreadValue):
+        return
+    values = {name: _PerThreadValue(name) for name in ("current_event", "lambda_context")}
+    for name, value in values.items():
+        setattr(BaseRouter, name, value)
+    BaseRouter.__class__ = type("PerThreadRouterMeta", (type(BaseRouter),), dict(values))
+
+
 @dataclass(eq=False)
 class LambdaContext:
     """The context object handlers receive (the attributes of Lambda's Python runtime)."""
@@ -151,6 +189,7 @@ def load_handler(spec: FunctionSpec) -> Handler:
     unique = f"_matchq_fn_{spec.logical_id}_{next(_module_ids)}"
     module = _import_file(unique, path)
     keep_log_keys_per_thread()
+    keep_event_handler_state_per_thread()
     handler = getattr(module, attribute, None)
     if not callable(handler):
         raise AttributeError(f"{path} has no callable {attribute!r} (Handler {spec.handler})")

@@ -74,3 +74,55 @@ def test_concurrent_invocations_never_log_each_others_job(
     assert len(lines) == 4
     # Two invocations, each of whose lines name its own job only.
     assert sorted(by_request.values(), key=sorted) == [{"job_a"}, {"job_b"}]
+
+
+# Two API functions as ours are written (a powertools resolver per function). The event
+# carries a barrier, so both requests are being resolved before either reads its body.
+ECHO_HANDLER = """
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    app = APIGatewayRestResolver()
+
+    @app.post("/echo")
+    def echo():
+        app.current_event.raw_event["barrier"].wait(timeout=10)
+        return {"body": app.current_event.json_body, "function": NAME}
+
+    def lambda_handler(event, context):
+        return app.resolve(event, context)
+"""
+
+
+def test_concurrent_requests_to_two_api_functions_each_see_their_own_event(
+    tmp_path: Path,
+) -> None:
+    functions = {}
+    for name in ("EchoOne", "EchoTwo"):
+        (tmp_path / name).mkdir()
+        code = textwrap.dedent(ECHO_HANDLER).replace("NAME", repr(name))
+        (tmp_path / name / "app.py").write_text(code)
+        functions[name] = LocalFunction(
+            FunctionSpec(name, tmp_path / name, "app.lambda_handler", 29, 128, {})
+        )
+    barrier = threading.Barrier(2)
+    answers: dict[str, Any] = {}
+
+    def request(name: str) -> None:
+        event = {
+            "httpMethod": "POST",
+            "path": "/echo",
+            "resource": "/echo",
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"sent_to": name}),
+            "isBase64Encoded": False,
+            "requestContext": {"requestId": name, "stage": "prod"},
+            "barrier": barrier,
+        }
+        answers[name] = json.loads(functions[name].invoke(event)["body"])
+
+    threads = [threading.Thread(target=request, args=(name,)) for name in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert answers == {name: {"body": {"sent_to": name}, "function": name} for name in functions}
