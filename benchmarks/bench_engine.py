@@ -66,9 +66,10 @@ def _config(case: str) -> Any:
 
 
 def child_engine(case: str, file1: str, file2: str, out: str, _rows: str) -> dict[str, Any]:
-    from matchq.matching import engine, run_match
+    from matchq.matching import run_match
+    from matchq.matching.pipeline import Reporter
 
-    engine._Reporter.INTERVAL = 0.0  # record every phase change
+    Reporter.INTERVAL = 0.0  # record every phase change
     marks: dict[str, float] = {}
 
     def progress(_: float, message: str) -> None:
@@ -272,8 +273,8 @@ def main() -> int:
     parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        method, case, file1, file2, out, result_file, rows = args.child
-        data = CHILDREN[method](case, file1, file2, out, rows)
+        method, case, file1, file2, out, result_file, sample_rows = args.child
+        data = CHILDREN[method](case, file1, file2, out, sample_rows)
         Path(result_file).write_text(json.dumps(data), encoding="utf-8")
         return 0
 
@@ -342,8 +343,8 @@ def main() -> int:
     widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(header)]
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("-+-".join("-" * w for w in widths))
-    for r in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    for line in rows:
+        print(" | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
     print("\nmatch s: normalise + match phase (medians); Mpairs/s = n*n / match s; "
           "vs cdist = exhaustive cdist match s / engine match s.")  # fmt: skip
     if failures:

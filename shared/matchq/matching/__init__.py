@@ -1,5 +1,26 @@
-"""The matching engine (worker side: imports pandas, numpy and rapidfuzz)."""
+"""The matching engine (worker side: imports pandas, numpy and rapidfuzz).
 
-from matchq.matching.engine import MatchSummary, TooManyMatches, run_match
+`run_match` runs a whole job from files to result files. Underneath, the job is split
+into chunks of file1 rows: `prepare` builds a `PreparedJob` once, `match_chunk(job, rows1)`
+matches one chunk against all of file2 (pure, the unit that can run anywhere) and
+`select(job, parts)` merges the chunks' results under the match mode. docs/matching.md
+explains the semantics and why the pruning never drops a match.
+"""
 
-__all__ = ["MatchSummary", "TooManyMatches", "run_match"]
+from matchq.matching.blocks import match_chunk
+from matchq.matching.pairs import ChunkResult, TooManyMatches
+from matchq.matching.pipeline import MatchSummary, match_tables, run_match
+from matchq.matching.plan import PreparedJob, prepare
+from matchq.matching.selection import select
+
+__all__ = [
+    "ChunkResult",
+    "MatchSummary",
+    "PreparedJob",
+    "TooManyMatches",
+    "match_chunk",
+    "match_tables",
+    "prepare",
+    "run_match",
+    "select",
+]

@@ -1,4 +1,4 @@
-"""Value normalisation and the emptiness rule of CONTRACT section 6."""
+"""Value normalisation and the emptiness rule (docs/matching.md, "Normalisation")."""
 
 from __future__ import annotations
 

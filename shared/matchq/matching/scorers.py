@@ -21,6 +21,10 @@ from matchq.config import Scorer
 
 ScalarScorer = Callable[[str, str], float]
 
+# Cut-offs handed to rapidfuzz are lowered by this: it compares some of them in single
+# precision (a Jaro-Winkler of exactly 0.8 fails score_cutoff=0.79999999).
+RF_MARGIN = 1e-3
+
 
 def _jaro_winkler(a: str, b: str) -> float:
     return JaroWinkler.normalized_similarity(a, b, processor=None) * 100

@@ -17,9 +17,18 @@ from hypothesis import strategies as st
 
 from matchq.config import MatchConfig, MatchMode, MatchType, Scorer
 from matchq.formats import Table
-from matchq.matching import engine
-from matchq.matching.engine import ChunkResult, match_tables
-from matchq.matching.reference import reference_match
+from matchq.matching import (
+    ChunkResult,
+    blocks,
+    candidates,
+    count_filter,
+    match_chunk,
+    match_tables,
+    plan,
+    prepare,
+    select,
+)
+from tests.unit.matching.reference import reference_match
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from synth import make_tables
@@ -94,17 +103,17 @@ def assert_same(got: list[Any], want: list[Any]) -> None:
 
 def tiny_limits(stack: ExitStack) -> None:
     """Force every batching path (slabs, expansion splits, join crosses) on tiny data."""
-    stack.enter_context(mock.patch.object(engine, "EXPAND_LIMIT", 3))
-    stack.enter_context(mock.patch.object(engine, "CROSS_MIN", 2))
-    stack.enter_context(mock.patch.object(engine, "MIN_SLAB", 1))
-    stack.enter_context(mock.patch.object(engine, "DRIVER_MIN_CUT", 0.0))
+    stack.enter_context(mock.patch.object(blocks, "EXPAND_LIMIT", 3))
+    stack.enter_context(mock.patch.object(blocks, "CROSS_MIN", 2))
+    stack.enter_context(mock.patch.object(candidates, "MIN_SLAB", 1))
+    stack.enter_context(mock.patch.object(candidates, "DRIVER_MIN_CUT", 0.0))
     # the count filter of ratio drivers, with blocks of a few queries and choices
-    stack.enter_context(mock.patch.object(engine, "FILTER_MIN_PAIRS", 0))
-    stack.enter_context(mock.patch.object(engine, "FILTER_MIN_CUT", 0.0))
-    stack.enter_context(mock.patch.object(engine, "FILTER_ROWS", 3))
-    stack.enter_context(mock.patch.object(engine, "FILTER_COLS", 2))
-    stack.enter_context(mock.patch.object(engine, "VERIFY_ROWS", 2))
-    stack.enter_context(mock.patch.object(engine, "RESULT_BATCH", 1))
+    stack.enter_context(mock.patch.object(candidates, "FILTER_MIN_PAIRS", 0))
+    stack.enter_context(mock.patch.object(candidates, "FILTER_MIN_CUT", 0.0))
+    stack.enter_context(mock.patch.object(count_filter, "FILTER_ROWS", 3))
+    stack.enter_context(mock.patch.object(count_filter, "FILTER_COLS", 2))
+    stack.enter_context(mock.patch.object(count_filter, "VERIFY_ROWS", 2))
+    stack.enter_context(mock.patch.object(count_filter, "RESULT_BATCH", 1))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -220,10 +229,10 @@ def test_chunks_are_independent_units() -> None:
     table1, table2 = _synthetic(60, 80, seed=11)
     for spec in MEDIUM_CONFIGS[:4]:
         config = MatchConfig(file1=FILE_ID, file2=FILE_ID, **spec)
-        job = engine.prepare(config, table1, table2)
+        job = prepare(config, table1, table2)
         bounds = [(0, 7), (7, 31), (31, 60)]
-        parts = [engine.match_chunk(job, np.arange(lo, hi)) for lo, hi in reversed(bounds)]
-        got = as_pairs(engine.select(job, parts))
+        parts = [match_chunk(job, np.arange(lo, hi)) for lo, hi in reversed(bounds)]
+        got = as_pairs(select(job, parts))
         assert_same(got, reference_match(config, table1.columns, table2.columns))
 
 
@@ -237,8 +246,8 @@ FILTER_TEXT = st.text(alphabet="aabbcé \u0301\U0001f600", min_size=1, max_size=
 def test_token_bits_bound_the_indel_distance(values: list[str], bits: int) -> None:
     from rapidfuzz.distance import Indel
 
-    with mock.patch.object(engine, "TOKEN_BITS", bits):
-        tokens = engine._token_bits(engine._object_array(list(values)))
+    with mock.patch.object(count_filter, "TOKEN_BITS", bits):
+        tokens = count_filter.token_bits(plan.object_array(list(values)))
     lengths = np.array([len(v) for v in values])
     rest = lengths - np.bitwise_count(tokens).astype(np.int64)
     for i, a in enumerate(values):
@@ -272,7 +281,7 @@ def test_count_filter_path_equals_reference(
     table1, table2, config, chunk_rows = data
     with ExitStack() as stack:
         tiny_limits(stack)
-        stack.enter_context(mock.patch.object(engine, "TOKEN_BITS", bits))
+        stack.enter_context(mock.patch.object(count_filter, "TOKEN_BITS", bits))
         got = as_pairs(match_tables(config, table1, table2, chunk_rows=chunk_rows))
     assert_same(got, reference_match(config, table1.columns, table2.columns))
 
@@ -284,10 +293,10 @@ def test_count_filter_path_is_taken_on_person_names() -> None:
                                     "scorer": "ratio"}])  # fmt: skip
     with ExitStack() as stack:
         tiny_limits(stack)
-        stack.enter_context(mock.patch.object(engine, "FILTER_ROWS", 16))
-        stack.enter_context(mock.patch.object(engine, "FILTER_COLS", 64))
+        stack.enter_context(mock.patch.object(count_filter, "FILTER_ROWS", 16))
+        stack.enter_context(mock.patch.object(count_filter, "FILTER_COLS", 64))
         spy = stack.enter_context(
-            mock.patch.object(engine, "_count_filtered", wraps=engine._count_filtered)
+            mock.patch.object(candidates, "count_filtered", wraps=candidates.count_filtered)
         )
         got = as_pairs(match_tables(config, table1, table2, chunk_rows=40))
     assert spy.call_count >= 4
@@ -327,9 +336,9 @@ def test_count_filter_equals_the_cdist_path_at_real_block_sizes(
     config = MatchConfig(file1=FILE_ID, file2=FILE_ID, threshold=threshold, match_mode=mode,
                          mappings=[{"file1_col": "name", "file2_col": "name",
                                     "scorer": scorer}])  # fmt: skip
-    with mock.patch.object(engine, "FILTER_MIN_PAIRS", 0):
+    with mock.patch.object(candidates, "FILTER_MIN_PAIRS", 0):
         got = as_pairs(match_tables(config, table1, table2, chunk_rows=500))
-    with mock.patch.object(engine, "FILTER_MIN_PAIRS", 10**18):
+    with mock.patch.object(candidates, "FILTER_MIN_PAIRS", 10**18):
         want = as_pairs(match_tables(config, table1, table2, chunk_rows=500))
     assert len(want) > 300
     assert_same(got, want)

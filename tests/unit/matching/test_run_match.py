@@ -13,9 +13,10 @@ import pytest
 from matchq.config import MatchConfig
 from matchq.errors import InputFileError, JobCancelled
 from matchq.formats import read_table
-from matchq.matching import MatchSummary, TooManyMatches, engine, run_match
+from matchq.matching import MatchSummary, TooManyMatches, pairs, run_match
 from matchq.matching.normalize import normalize
-from matchq.matching.reference import reference_match
+from matchq.matching.pipeline import Reporter
+from tests.unit.matching.reference import reference_match
 
 FILE_ID = "file_12345678-1234-4123-8123-123456789012"
 
@@ -132,7 +133,7 @@ def test_progress_reports_matched_rows(tmp_path: Path) -> None:
     messages: list[str] = []
     cfg = MatchConfig(file1=FILE_ID, file2=FILE_ID,
                       mappings=[{"file1_col": "name", "file2_col": "name"}])  # fmt: skip
-    with mock.patch.object(engine._Reporter, "INTERVAL", 0.0):
+    with mock.patch.object(Reporter, "INTERVAL", 0.0):
         run_match(cfg, f1, f2, tmp_path / "o", file1_name="a.csv", file2_name="b.csv",
                   chunk_rows=10, progress=lambda p, m: messages.append(m))  # fmt: skip
     assert "Matched 20 of 50 rows" in messages
@@ -148,7 +149,7 @@ def test_cancel_leaves_no_files(files: tuple[Path, Path], tmp_path: Path) -> Non
         state["calls"] += 1
         return state["calls"] > 3
 
-    with mock.patch.object(engine._Reporter, "INTERVAL", 0.0), pytest.raises(JobCancelled):
+    with mock.patch.object(Reporter, "INTERVAL", 0.0), pytest.raises(JobCancelled):
         run(files, out, config(), should_cancel=cancel_late)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
@@ -163,7 +164,7 @@ def test_cancel_while_writing_removes_partial_files(
         if message.startswith("Writing"):
             stop["now"] = True
 
-    with mock.patch.object(engine._Reporter, "INTERVAL", 0.0), pytest.raises(JobCancelled):
+    with mock.patch.object(Reporter, "INTERVAL", 0.0), pytest.raises(JobCancelled):
         run(files, out, config(), progress=progress, should_cancel=lambda: stop["now"])
     assert list(out.iterdir()) == []
 
@@ -180,11 +181,11 @@ def test_unknown_config_column_names_column_and_file(
 
 def test_too_many_pairs_is_a_clear_error(files: tuple[Path, Path], tmp_path: Path) -> None:
     with (
-        mock.patch.object(engine, "MAX_PAIRS", 5),
+        mock.patch.object(pairs, "MAX_PAIRS", 5),
         pytest.raises(TooManyMatches, match="raise the threshold"),
     ):
         run(files, tmp_path / "o", config(threshold=0, match_mode="all"))
-    with mock.patch.object(engine, "MAX_PAIRS", 5), pytest.raises(TooManyMatches):
+    with mock.patch.object(pairs, "MAX_PAIRS", 5), pytest.raises(TooManyMatches):
         run(files, tmp_path / "o", config(threshold=0, match_mode="one_to_one"))
     summary = run(files, tmp_path / "o", config(threshold=0, match_mode="all"))
     assert summary.matched == 12

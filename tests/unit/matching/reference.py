@@ -1,4 +1,4 @@
-"""Brute-force reference of CONTRACT section 6: a plain double loop, for tests.
+"""Brute-force reference of the matching semantics (docs/matching.md): a double loop.
 
 It shares only the value rules (`compared_value`) and the scalar scorers with the engine;
 the score is the weighted mean over comparable mappings in mapping order, the same float

@@ -1,0 +1,237 @@
+"""The run pipeline: read both files, prepare, match in chunks, select, write the results.
+
+`run_match` is what the worker calls; `match_tables` is the same without files, for
+tests and benchmarks. Progress and cancellation checks happen about twice a second.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from matchq.config import MatchConfig, MatchMode
+from matchq.errors import JobCancelled
+from matchq.formats import ALL_COLUMNS, Table, read_table
+from matchq.matching import pairs, writers
+from matchq.matching.blocks import match_chunk
+from matchq.matching.bounds import Tick
+from matchq.matching.pairs import ChunkResult
+from matchq.matching.plan import PreparedJob, prepare
+from matchq.matching.selection import select
+
+DEFAULT_CHUNK_ROWS = 5000
+
+
+def match_prepared(
+    job: PreparedJob,
+    *,
+    chunk_rows: int | None = None,
+    tick: Tick | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> ChunkResult:
+    """Match a prepared job chunk by chunk of file1 rows, then select; `on_chunk(rows_done)`
+    after each chunk."""
+    size = max(1, chunk_rows or DEFAULT_CHUNK_ROWS)
+    if job.mode is MatchMode.ALL and job.threshold <= 0:
+        pairs.check_count(job.rows1 * job.rows2, job.mode, job.threshold)
+    parts: list[ChunkResult] = []
+    total = 0
+    for start in range(0, job.rows1, size):
+        part = match_chunk(job, np.arange(start, min(job.rows1, start + size)), tick)
+        total += len(part)
+        if job.mode is not MatchMode.BEST:
+            pairs.check_count(total, job.mode, job.threshold)
+        parts.append(part)
+        if on_chunk is not None:
+            on_chunk(min(job.rows1, start + size))
+    return select(job, parts)
+
+
+def match_tables(
+    config: MatchConfig,
+    table1: Table,
+    table2: Table,
+    *,
+    chunk_rows: int | None = None,
+    tick: Tick | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> ChunkResult:
+    """Match two tables in memory; `on_chunk(rows_done)` after each chunk."""
+    job = prepare(config, table1, table2)
+    return match_prepared(job, chunk_rows=chunk_rows, tick=tick, on_chunk=on_chunk)
+
+
+@dataclass
+class MatchSummary:
+    """What run_match did: table sizes, pair counts, files written, seconds taken."""
+
+    rows1: int
+    rows2: int
+    matched: int
+    unmatched1: int
+    unmatched2: int
+    files: list[str]
+    elapsed: float
+
+
+class Reporter:
+    """Throttled, monotonic progress and cancellation checks (about twice a second)."""
+
+    INTERVAL = 0.5
+
+    def __init__(
+        self,
+        progress: Callable[[float, str], None] | None,
+        should_cancel: Callable[[], bool] | None,
+    ) -> None:
+        self.progress = progress
+        self.should_cancel = should_cancel
+        self.percent = 0.0
+        self.message = "Starting"
+        self.last_report = -math.inf
+        self.last_check = time.monotonic()
+
+    def set(self, percent: float, message: str, *, force: bool = False) -> None:
+        self.percent = max(self.percent, min(100.0, percent))
+        self.message = message
+        self.tick(force=force)
+
+    def tick(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.should_cancel is not None and (force or now - self.last_check >= self.INTERVAL):
+            self.last_check = now
+            if self.should_cancel():
+                raise JobCancelled("the job was cancelled")
+        if self.progress is not None and (force or now - self.last_report >= self.INTERVAL):
+            self.last_report = now
+            self.progress(round(self.percent, 2), self.message)
+
+
+def _columns_wanted(config: MatchConfig, side: int) -> list[str]:
+    needed = config.columns_needed(side)
+    outputs = config.output_cols1 if side == 1 else config.output_cols2
+    return needed if outputs is not None else [*needed, ALL_COLUMNS]
+
+
+def _read(
+    rep: Reporter, path: Path, name: str, columns: list[str], max_rows: int, percent: float
+) -> Table:
+    rep.set(percent, f"Reading {name}", force=percent == 0.0)
+    return read_table(
+        Path(path),
+        name,
+        columns,
+        max_rows=max_rows,
+        tick=lambda n: rep.set(percent, f"Reading {name}: {n:,} rows"),
+    )
+
+
+def _write_results(
+    rep: Reporter,
+    config: MatchConfig,
+    result: ChunkResult,
+    tables: tuple[Table, Table],
+    out_dir: Path,
+    written: list[Path],
+) -> tuple[int, int]:
+    """Write the result files (appending each to `written` before it is opened); returns
+    the numbers of unmatched rows of both files."""
+    table1, table2 = tables
+    n1, n2 = table1.nrows, table2.nrows
+    rep.set(90.0, f"Writing {len(result):,} matches")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cols1 = list(config.output_cols1 if config.output_cols1 is not None else table1.header)
+    cols2 = list(config.output_cols2 if config.output_cols2 is not None else table2.header)
+    total_out = len(result) + ((n1 + n2) if config.generate_unmatched else 0)
+
+    def on_written(base: int) -> Callable[[int], None]:
+        return lambda n: rep.set(
+            90.0 + 10.0 * (base + n) / max(1, total_out),
+            f"Writing results: {base + n:,} of {total_out:,} records",
+        )
+
+    path = out_dir / writers.MATCHED_FILE
+    written.append(path)
+    records = writers.matched_records(
+        result.rows1, result.rows2, result.scores, result.mapping_scores,
+        table1, cols1, table2, cols2,
+    )  # fmt: skip
+    writers.write_array(path, records, on_written(0))
+    unmatched1 = np.setdiff1d(np.arange(n1), result.rows1)
+    unmatched2 = np.setdiff1d(np.arange(n2), result.rows2)
+    if config.generate_unmatched:
+        for side, rows, table, cols, name in (
+            (1, unmatched1, table1, cols1, writers.UNMATCHED1_FILE),
+            (2, unmatched2, table2, cols2, writers.UNMATCHED2_FILE),
+        ):
+            path = out_dir / name
+            written.append(path)
+            writers.write_array(
+                path,
+                writers.unmatched_records(rows, side, table, cols),
+                on_written(len(result) + (0 if side == 1 else n1)),
+            )
+    return len(unmatched1), len(unmatched2)
+
+
+def run_match(
+    config: MatchConfig,
+    file1: Path,
+    file2: Path,
+    out_dir: Path,
+    *,
+    file1_name: str,
+    file2_name: str,
+    progress: Callable[[float, str], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    max_rows: int = 1_000_000,
+    chunk_rows: int | None = None,
+) -> MatchSummary:
+    """Read both files, match them per `config`, write the result files into `out_dir`.
+
+    The extensions of `file1_name`/`file2_name` decide the formats. Output values are the
+    texts the files hold (docs/matching.md, "File formats"), missing ones null; scores are
+    rounded to 4 decimals in the files only. `progress(percent, message)` and
+    `should_cancel()` are called about twice a second while working.
+
+    Raises InputFileError (bad input, naming the file and row or column), TooManyMatches
+    (an InputFileError) when modes all/one_to_one would exceed MAX_PAIRS, JobCancelled when
+    `should_cancel()` turns true; nothing is left in `out_dir` in those cases.
+    """
+    started = time.perf_counter()
+    rep = Reporter(progress, should_cancel)
+    written: list[Path] = []
+    try:
+        table1 = _read(rep, file1, file1_name, _columns_wanted(config, 1), max_rows, 0.0)
+        table2 = _read(rep, file2, file2_name, _columns_wanted(config, 2), max_rows, 4.0)
+        rep.set(8.0, "Preparing values")
+        job = prepare(config, table1, table2)
+        n1 = job.rows1
+        rep.set(10.0, f"Matched 0 of {n1:,} rows")
+
+        def on_chunk(done: int) -> None:
+            rep.set(10.0 + 80.0 * done / max(1, n1), f"Matched {done:,} of {n1:,} rows")
+
+        result = match_prepared(job, chunk_rows=chunk_rows, tick=rep.tick, on_chunk=on_chunk)
+        unmatched1, unmatched2 = _write_results(
+            rep, config, result, (table1, table2), Path(out_dir), written
+        )
+        rep.set(100.0, f"Done: {len(result):,} matches", force=True)
+        return MatchSummary(
+            rows1=n1,
+            rows2=job.rows2,
+            matched=len(result),
+            unmatched1=unmatched1,
+            unmatched2=unmatched2,
+            files=[p.name for p in written],
+            elapsed=time.perf_counter() - started,
+        )
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
