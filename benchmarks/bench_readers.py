@@ -5,7 +5,7 @@ Usage: .venv/bin/python benchmarks/bench_readers.py [--rows 1000000] [--repeats 
 
 Writes one table of --rows synthetic person records (7 text columns) per format into a
 temporary directory, then reads each file in a fresh subprocess per run (pandas, numpy
-and openpyxl imported before the clock starts, as in the worker) and prints the median
+openpyxl and the engine imported before the clock starts, as in the worker) and prints the median
 seconds of `read_table` and the peak RSS. Cases:
 
 - new: `read_table` of this checkout (for csv also "new, csv module": the same reader
@@ -138,6 +138,8 @@ def child(method: str, shared: str, path: str, name: str, columns: str) -> dict[
         frame = pd.read_excel(path, dtype=object, engine="openpyxl")
         return {"seconds": time.perf_counter() - start, "rows": len(frame)}
     # (not try/except ImportError: the editable install would find this checkout's package)
+    import matchq.matching  # noqa: F401  (the engine too, as in the worker)
+
     if (Path(shared) / "matchq" / "formats").is_dir():
         from matchq.formats import read_table
     else:  # a baseline from before matchq.formats
@@ -184,7 +186,12 @@ def main() -> int:
     parser.add_argument("--formats", default="csv,json,jsonl,xlsx")
     parser.add_argument("--baseline", default="", help="git revision to compare with")
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--write", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write:
+        folder, rows, which = args.write
+        write_files(Path(folder), int(rows), which.split(","))
+        return 0
     if args.child:
         method, shared, path, name, columns, result_file = args.child
         data = child(method, shared, path, name, columns)
@@ -196,7 +203,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="matchq-readers-") as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
-        paths = write_files(folder, args.rows, formats)
+        # in a subprocess: children forked from a parent holding the table would count its
+        # pages in their peak RSS
+        subprocess.run(
+            [sys.executable, __file__, "--write", str(folder), str(args.rows), args.formats],
+            check=True,
+        )
+        paths = {fmt: folder / f"table.{fmt}" for fmt in formats}
         print(f"files written in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         trees = {"new": ROOT / "shared"}
         if args.baseline:
@@ -232,7 +245,7 @@ def main() -> int:
     print("-+-".join("-" * w for w in widths))
     for row in table:
         print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-    print("\nmedian s: read_table in a fresh process with pandas, numpy and openpyxl loaded; "
+    print("\nmedian s: read_table in a fresh process with the engine, pandas and openpyxl loaded; "
           "peak RSS of that process.")  # fmt: skip
     return 0
 
