@@ -137,7 +137,8 @@ def keep_event_handler_state_per_thread() -> None:
     values = {name: _PerThreadValue(name) for name in ("current_event", "lambda_context")}
     for name, value in values.items():
         setattr(BaseRouter, name, value)
-    BaseRouter.__class__ = type("PerThreadRouterMeta", (type(BaseRouter),), dict(values))
+    metaclass = type("PerThreadRouterMeta", (type(BaseRouter),), dict(values))
+    BaseRouter.__class__ = metaclass  # type: ignore[method-assign]
 
 
 @dataclass(eq=False)
