@@ -57,13 +57,12 @@ def cell_to_str(value: Any) -> str | None:
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
-def _shared_strings(source: IO[bytes]) -> list[str]:
-    """The shared string table, as openpyxl reads it (`t` and rich-text runs joined,
-    phonetic runs left out) at a fraction of its cost per string."""
+def _parse_strings(source: IO[bytes]) -> Iterator[str]:
+    """The shared string table's strings, as openpyxl reads them (`t` and rich-text runs
+    joined, phonetic runs left out) at a fraction of its cost per string."""
     from xml.etree.ElementTree import iterparse
 
     si, t, r = f"{_MAIN}si", f"{_MAIN}t", f"{_MAIN}r"
-    strings: list[str] = []
     for _, node in iterparse(source):  # noqa: S314  (as openpyxl parses it)
         if node.tag != si:
             continue
@@ -73,25 +72,52 @@ def _shared_strings(source: IO[bytes]) -> list[str]:
                 parts.append(child.text or "")
             elif child.tag == r:
                 parts.extend(run.text or "" for run in child if run.tag == t)
-        strings.append("".join(parts).replace("x005F_", ""))
         node.clear()
-    return strings
+        yield "".join(parts).replace("x005F_", "")
 
 
-def _load_workbook(source: IO[bytes]) -> Any:
-    """openpyxl.load_workbook(read_only=True, data_only=True), with `_shared_strings`."""
+class _SharedStrings:
+    """The shared string table, parsed only as far as the cells read so far need: the
+    header probe of a big workbook reads a few strings, not millions."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self._source = source
+        self._strings: list[str] = []
+        self._pending = _parse_strings(source)
+
+    def __getitem__(self, index: int) -> str:
+        while index >= len(self._strings):
+            string = next(self._pending, None)
+            if string is None:
+                raise IndexError(f"no shared string {index}")
+            self._strings.append(string)
+        return self._strings[index]
+
+    def close(self) -> None:
+        self._source.close()
+
+
+def _load_workbook(source: IO[bytes]) -> tuple[Any, _SharedStrings | None]:
+    """openpyxl.load_workbook(read_only=True, data_only=True), with `_SharedStrings`."""
     from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
 
     class Reader(ExcelReader):  # type: ignore[misc]
+        strings: _SharedStrings | None = None
+
         def read_strings(self) -> None:
             part = self.package.find(SHARED_STRINGS)
             if part is not None:
-                with self.archive.open(part.PartName[1:]) as strings:
-                    self.shared_strings = _shared_strings(strings)
+                self.strings = _SharedStrings(self.archive.open(part.PartName[1:]))
+                self.shared_strings = self.strings
 
     reader = Reader(source, read_only=True, data_only=True)
-    reader.read()
-    return reader.wb
+    try:
+        reader.read()
+    except BaseException:
+        if reader.strings is not None:
+            reader.strings.close()
+        raise
+    return reader.wb, reader.strings
 
 
 def _column_letters(index: int) -> str:
@@ -111,12 +137,14 @@ class _Sheet:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.workbook = _load_workbook(source)
+                self.workbook, self.strings = _load_workbook(source)
         except Exception:  # openpyxl raises many types for a broken archive
             raise InputFileError(f"{name}: not a readable .xlsx workbook") from None
         self.first = self.last = 0
 
     def close(self) -> None:
+        if self.strings is not None:
+            self.strings.close()
         self.workbook.close()
 
     def rows(self) -> Iterator[tuple[int, list[str | None], list[int]]]:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matchq.errors import InputFileError
-from matchq.formats import Table, delimited, read_table
+from matchq.formats import NeedsWholeFile, Table, c_parser, delimited, read_table
 
 PLAIN = st.text(alphabet="ab é,;|\t\x0b\xa0", max_size=4)
 QUOTED = st.text(alphabet='ab,;\t\r\n"é ', max_size=5).map(
@@ -96,9 +96,37 @@ def test_pandas_declines_what_it_would_read_otherwise(tmp_path: Path, body: str,
     path = tmp_path / "upload"
     path.write_text(body, encoding="utf-8")
     header, start = delimited.SNIFFED._header(path, "x.csv", "utf-8-sig")
-    records = delimited._record_count(path, start, header.delimiter, len(header.names),
-                                      mock.Mock(is_set=lambda: False))  # fmt: skip
+    records = c_parser.record_count(path, start, header.delimiter, len(header.names),
+                                    mock.Mock(is_set=lambda: False))  # fmt: skip
     if records is not None:  # the structure holds: the row counts must then differ
         assert why == "a line of spaces (a value of the only column)"
         assert records == 3
     assert read(path, "x.csv", fast=True) == read(path, "x.csv", fast=False), why
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_header_beyond_the_probe_is_read_from_the_whole_file(tmp_path: Path, fast: bool) -> None:
+    names = [f"column_{k}" for k in range(40)]
+    path = tmp_path / "upload"
+    path.write_text(",".join(names) + "\n" + ",".join("x" * 40) + "\n", encoding="utf-8")
+    with mock.patch.object(delimited, "PROBE_BYTES", 64):
+        table = read(path, "wide.csv", fast)
+    assert isinstance(table, Table)
+    assert table.header == names and table.nrows == 1
+
+
+def test_a_quoted_header_cut_by_the_probe_is_not_taken_from_the_prefix(tmp_path: Path) -> None:
+    path = tmp_path / "upload"
+    path.write_text('"first\nname",city\nAnn,Bonn\n', encoding="utf-8")
+    prefix = path.read_bytes()[:8]  # '"first\nn': the quoted name goes on
+    with pytest.raises(NeedsWholeFile):
+        delimited.SNIFFED.read_columns(prefix, "a.csv", complete=False)
+    with mock.patch.object(delimited, "PROBE_BYTES", 8):
+        assert read_table(path, "a.csv").header == ["first\nname", "city"]
+
+
+def test_line_numbers_count_the_lines_of_a_multiline_header(tmp_path: Path) -> None:
+    path = tmp_path / "upload"
+    path.write_text('\n"a\nb",c\n1,2\n3\n', encoding="utf-8")
+    message = read(path, "x.csv", fast=True)
+    assert message == "x.csv: data row 1 (line 5) has 1 fields but the header has 2"

@@ -1,13 +1,21 @@
-"""The .xlsx reader's shared string table equals openpyxl's own, string for string."""
+"""The .xlsx reader: its shared string table equals openpyxl's own, read only as needed."""
 
 from __future__ import annotations
 
 import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+from unittest import mock
 
 import pytest
 from openpyxl.reader.strings import read_string_table
 
-from matchq.formats import xlsx
+from matchq.formats import read_columns, read_table, xlsx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+from bench_readers import write_xlsx
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 ITEMS = [
@@ -26,4 +34,22 @@ ITEMS = [
 @pytest.mark.parametrize("item", ITEMS)
 def test_shared_strings_equal_openpyxl(item: str) -> None:
     xml = f'<sst xmlns="{MAIN}">{item}<si><t>next</t></si></sst>'.encode()
-    assert xlsx._shared_strings(io.BytesIO(xml)) == read_string_table(io.BytesIO(xml))
+    assert list(xlsx._parse_strings(io.BytesIO(xml))) == read_string_table(io.BytesIO(xml))
+
+
+def test_the_header_probe_parses_only_the_strings_it_needs(tmp_path: Path) -> None:
+    path = tmp_path / "w.xlsx"  # shared strings, as spreadsheet programs write them
+    write_xlsx(path, [["name", "city"], *([f"name {k}", f"city {k}"] for k in range(3000))])
+    parsed: list[str] = []
+    parse = xlsx._parse_strings
+
+    def counting(source: IO[bytes]) -> Iterator[str]:
+        for string in parse(source):
+            parsed.append(string)
+            yield string
+
+    with mock.patch.object(xlsx, "_parse_strings", counting):
+        assert read_columns(path.read_bytes(), "w.xlsx", complete=True) == ["name", "city"]
+    assert parsed == ["name", "city"]
+    table = read_table(path, "w.xlsx")  # the full read parses them all, as it goes
+    assert table.columns["city"][-1] == "city 2999"
