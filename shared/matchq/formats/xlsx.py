@@ -55,43 +55,67 @@ def cell_to_str(value: Any) -> str | None:
 
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_SI, _T, _RPH = f"{_MAIN}si", f"{_MAIN}t", f"{_MAIN}rPh"
 
 
-def _parse_strings(source: IO[bytes]) -> Iterator[str]:
-    """The shared string table's strings, as openpyxl reads them (`t` and rich-text runs
-    joined, phonetic runs left out) at a fraction of its cost per string."""
-    from xml.etree.ElementTree import iterparse
+class _Strings:
+    """An XML parser target collecting the strings of a shared string table as openpyxl
+    reads them: the texts of `t` elements of each `si` (rich-text runs included, phonetic
+    runs left out) joined, `x005F_` escapes removed."""
 
-    si, t, r = f"{_MAIN}si", f"{_MAIN}t", f"{_MAIN}r"
-    for _, node in iterparse(source):  # noqa: S314  (as openpyxl parses it)
-        if node.tag != si:
-            continue
-        parts: list[str] = []
-        for child in node:
-            if child.tag == t:
-                parts.append(child.text or "")
-            elif child.tag == r:
-                parts.extend(run.text or "" for run in child if run.tag == t)
-        node.clear()
-        yield "".join(parts).replace("x005F_", "")
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self._parts: list[str] = []
+        self._in_text = False
+        self._phonetic = 0
+
+    def start(self, tag: str, _attrs: dict[str, str]) -> None:
+        if tag == _T:
+            self._in_text = not self._phonetic
+        elif tag == _RPH:
+            self._phonetic += 1
+
+    def end(self, tag: str) -> None:
+        if tag == _T:
+            self._in_text = False
+        elif tag == _RPH:
+            self._phonetic -= 1
+        elif tag == _SI:
+            self.strings.append("".join(self._parts).replace("x005F_", ""))
+            self._parts.clear()
+
+    def data(self, text: str) -> None:
+        if self._in_text:
+            self._parts.append(text)
+
+    def close(self) -> None:
+        return None
 
 
 class _SharedStrings:
     """The shared string table, parsed only as far as the cells read so far need: the
     header probe of a big workbook reads a few strings, not millions."""
 
+    CHUNK = 1 << 16  # bytes of XML parsed at a time
+
     def __init__(self, source: IO[bytes]) -> None:
+        from xml.etree.ElementTree import XMLParser
+
         self._source = source
-        self._strings: list[str] = []
-        self._pending = _parse_strings(source)
+        self._target = _Strings()
+        # expat resolves no external entities and (>= 2.4.1) limits entity expansion
+        self._parser: XMLParser | None = XMLParser(target=self._target)  # noqa: S314
+        self.strings = self._target.strings
 
     def __getitem__(self, index: int) -> str:
-        while index >= len(self._strings):
-            string = next(self._pending, None)
-            if string is None:
-                raise IndexError(f"no shared string {index}")
-            self._strings.append(string)
-        return self._strings[index]
+        while index >= len(self.strings) and self._parser is not None:
+            chunk = self._source.read(self.CHUNK)
+            if chunk:
+                self._parser.feed(chunk)
+            else:
+                self._parser.close()
+                self._parser = None
+        return self.strings[index]
 
     def close(self) -> None:
         self._source.close()

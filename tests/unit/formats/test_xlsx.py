@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 from unittest import mock
@@ -34,22 +33,27 @@ ITEMS = [
 @pytest.mark.parametrize("item", ITEMS)
 def test_shared_strings_equal_openpyxl(item: str) -> None:
     xml = f'<sst xmlns="{MAIN}">{item}<si><t>next</t></si></sst>'.encode()
-    assert list(xlsx._parse_strings(io.BytesIO(xml))) == read_string_table(io.BytesIO(xml))
+    table = xlsx._SharedStrings(io.BytesIO(xml))
+    want = read_string_table(io.BytesIO(xml))
+    assert [table[k] for k in range(len(want))] == want
+    with pytest.raises(IndexError):
+        table[len(want)]
 
 
 def test_the_header_probe_parses_only_the_strings_it_needs(tmp_path: Path) -> None:
     path = tmp_path / "w.xlsx"  # shared strings, as spreadsheet programs write them
     write_xlsx(path, [["name", "city"], *([f"name {k}", f"city {k}"] for k in range(3000))])
-    parsed: list[str] = []
-    parse = xlsx._parse_strings
+    tables: list[xlsx._SharedStrings] = []
 
-    def counting(source: IO[bytes]) -> Iterator[str]:
-        for string in parse(source):
-            parsed.append(string)
-            yield string
+    class Spy(xlsx._SharedStrings):
+        CHUNK = 256
 
-    with mock.patch.object(xlsx, "_parse_strings", counting):
+        def __init__(self, source: IO[bytes]) -> None:
+            super().__init__(source)
+            tables.append(self)
+
+    with mock.patch.object(xlsx, "_SharedStrings", Spy):
         assert read_columns(path.read_bytes(), "w.xlsx", complete=True) == ["name", "city"]
-    assert parsed == ["name", "city"]
+    assert 2 <= len(tables[0].strings) < 20
     table = read_table(path, "w.xlsx")  # the full read parses them all, as it goes
     assert table.columns["city"][-1] == "city 2999"
