@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format validate scan build sizes bench demo clean
+.PHONY: help setup run test lint format validate scan build sizes openapi bench demo clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ build: setup ## sam build (arm64, offline wheels)
 
 sizes: build ## unzipped size of every function with its layers (Lambda limit 250 MB)
 	$(BIN)/python scripts/check_sizes.py
+
+openapi: setup ## regenerate docs/openapi.json from the API functions (make test checks it is current)
+	$(BIN)/python scripts/openapi.py
 
 bench: setup ## benchmarks: engine vs brute force, local API latency, 200-job load
 	$(BIN)/python benchmarks/bench_engine.py
