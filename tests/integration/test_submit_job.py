@@ -170,7 +170,7 @@ def test_an_empty_file_is_rejected_at_submit(aws: AwsStack) -> None:
     f2 = aws.upload("alice", "people.csv", CSV2)
     status, body, _ = _submit(aws, {"name": "n", "config": match_config(f1, f2)})
     assert status == 400
-    assert body["details"].startswith("config.file1:")
+    assert body["details"] == "config.file1: 'customers.csv' is empty"
 
 
 def test_a_job_that_cannot_be_queued_leaves_nothing_behind(

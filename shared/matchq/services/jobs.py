@@ -22,6 +22,7 @@ from matchq.errors import (
     ValidationFailed,
 )
 from matchq.formats import NeedsWholeFile, read_columns
+from matchq.formats.delimited import PROBE_BYTES as HEADER_PROBE_BYTES
 from matchq.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -34,7 +35,6 @@ from matchq.models import (
 from matchq.observability import logger, metrics, tag
 from matchq.settings import ApiSettings
 
-HEADER_PROBE_BYTES = 1024 * 1024
 MAX_COLUMNS = 1000
 JOB_ID_PREFIX = "job_"
 STATUS_VALUES = ", ".join(s.value for s in JobStatus)
@@ -129,9 +129,10 @@ class JobService:
         obj = objects[0]
         return InputFile(file_id=file_id, name=obj.name, key=obj.key, size_bytes=obj.size_bytes)
 
-    def _columns(self, field: str, source: InputFile) -> list[str]:
+    def _columns(self, source: InputFile) -> list[str]:
+        """The header of an uploaded file; errors name the file, the caller adds the field."""
         if source.size_bytes == 0:
-            raise ValidationFailed(f"{field}: '{source.name}' is empty")
+            raise ValidationFailed(f"'{source.name}' is empty")
         complete = source.size_bytes <= HEADER_PROBE_BYTES
         try:
             columns = read_columns(
@@ -145,7 +146,7 @@ class JobService:
             columns = read_columns(data, source.name, complete=True)
         if len(columns) > MAX_COLUMNS:
             raise ValidationFailed(
-                f"{field}: '{source.name}' has {len(columns)} columns; "
+                f"'{source.name}' has {len(columns)} columns; "
                 f"at most {MAX_COLUMNS} are supported"
             )
         return columns
@@ -154,7 +155,7 @@ class JobService:
         for side, source in ((1, inputs[0]), (2, inputs[1])):
             field = f"config.file{side}"
             try:
-                header = set(self._columns(field, source))
+                header = set(self._columns(source))
             except MatchqError as exc:
                 raise ValidationFailed(f"{field}: {exc.details}") from exc
             for i, mapping in enumerate(config.mappings):
