@@ -89,7 +89,8 @@ class WorkerSettings(_ServiceSettings):
     """The worker: retries, heartbeats, limits."""
 
     max_attempts: int = Field(ge=1)
-    max_receive_count: int = Field(ge=1)
+    # The last delivery only fails the job (earlier ones died), so one delivery would run none.
+    max_receive_count: int = Field(ge=2)
     heartbeat_interval_seconds: float = Field(default=2.0, ge=0)
     max_rows: int = Field(default=1_000_000, ge=1)
     result_ttl_days: int = Field(default=30, ge=1)

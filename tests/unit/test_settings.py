@@ -66,6 +66,16 @@ def test_a_bad_number_is_named(env: pytest.MonkeyPatch) -> None:
         load_settings(WorkerSettings)
 
 
+def test_a_receive_count_that_would_run_no_job_is_refused(env: pytest.MonkeyPatch) -> None:
+    # The worker fails a job on its last delivery; with one delivery no job would ever run.
+    env.setenv("MATCHQ_MAX_ATTEMPTS", "3")
+    env.setenv("MATCHQ_MAX_RECEIVE_COUNT", "1")
+    with pytest.raises(ConfigurationError, match="MATCHQ_MAX_RECEIVE_COUNT: "):
+        load_settings(WorkerSettings)
+    env.setenv("MATCHQ_MAX_RECEIVE_COUNT", "2")
+    assert load_settings(WorkerSettings).max_receive_count == 2
+
+
 def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     # The template declares optional key sources as "" when not given.
     monkeypatch.setenv("MATCHQ_JWKS_URL", "")
