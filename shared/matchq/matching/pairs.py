@@ -51,6 +51,8 @@ class ChunkResult:
     def concat(parts: list[ChunkResult], k: int) -> ChunkResult:
         if not parts:
             return ChunkResult.empty(k)
+        if len(parts) == 1:  # as it is: no copy (results are never modified in place)
+            return parts[0]
         return ChunkResult(
             np.concatenate([p.rows1 for p in parts]),
             np.concatenate([p.rows2 for p in parts]),
@@ -62,6 +64,15 @@ class ChunkResult:
         return ChunkResult(
             self.rows1[index], self.rows2[index], self.scores[index], self.mapping_scores[index]
         )
+
+    def is_sorted(self) -> bool:
+        """Whether the pairs are in (file1 row, file2 row) order, each pair once."""
+        r1, r2 = self.rows1, self.rows2
+        return bool(np.all((r1[1:] > r1[:-1]) | ((r1[1:] == r1[:-1]) & (r2[1:] > r2[:-1]))))
+
+    def sorted(self) -> ChunkResult:
+        """The pairs in (file1 row, file2 row) order (itself when already so)."""
+        return self if self.is_sorted() else self.take(np.lexsort((self.rows2, self.rows1)))
 
     def __len__(self) -> int:
         return len(self.rows1)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,38 @@ from matchq.matching.selection import select
 DEFAULT_CHUNK_ROWS = 5000
 
 
+def match_rows(
+    job: PreparedJob,
+    start: int,
+    stop: int,
+    *,
+    chunk_rows: int | None = None,
+    tick: Tick | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> list[ChunkResult]:
+    """Match file1 rows [start, stop) chunk by chunk; the chunks' results, not selected.
+
+    `on_chunk(row)` after each chunk, `row` the end of the rows matched so far. Modes all
+    and one_to_one raise TooManyMatches as soon as the pairs found exceed MAX_PAIRS (the
+    job's pairs are at least these), at threshold 0 in mode all before matching anything.
+    """
+    size = max(1, chunk_rows or DEFAULT_CHUNK_ROWS)
+    if job.mode is MatchMode.ALL and job.threshold <= 0:
+        pairs.check_count(job.rows1 * job.rows2, job.mode, job.threshold)
+    parts: list[ChunkResult] = []
+    total = 0
+    for lo in range(start, stop, size):
+        hi = min(stop, lo + size)
+        part = match_chunk(job, np.arange(lo, hi), tick)
+        total += len(part)
+        if job.mode is not MatchMode.BEST:
+            pairs.check_count(total, job.mode, job.threshold)
+        parts.append(part)
+        if on_chunk is not None:
+            on_chunk(hi)
+    return parts
+
+
 def match_prepared(
     job: PreparedJob,
     *,
@@ -36,19 +69,7 @@ def match_prepared(
 ) -> ChunkResult:
     """Match a prepared job chunk by chunk of file1 rows, then select; `on_chunk(rows_done)`
     after each chunk."""
-    size = max(1, chunk_rows or DEFAULT_CHUNK_ROWS)
-    if job.mode is MatchMode.ALL and job.threshold <= 0:
-        pairs.check_count(job.rows1 * job.rows2, job.mode, job.threshold)
-    parts: list[ChunkResult] = []
-    total = 0
-    for start in range(0, job.rows1, size):
-        part = match_chunk(job, np.arange(start, min(job.rows1, start + size)), tick)
-        total += len(part)
-        if job.mode is not MatchMode.BEST:
-            pairs.check_count(total, job.mode, job.threshold)
-        parts.append(part)
-        if on_chunk is not None:
-            on_chunk(min(job.rows1, start + size))
+    parts = match_rows(job, 0, job.rows1, chunk_rows=chunk_rows, tick=tick, on_chunk=on_chunk)
     return select(job, parts)
 
 
@@ -131,6 +152,41 @@ def _read(
     )
 
 
+def read_tables(
+    rep: Reporter,
+    config: MatchConfig,
+    files: tuple[Path, Path],
+    names: tuple[str, str],
+    max_rows: int,
+    percents: tuple[float, float],
+    *,
+    outputs: bool = True,
+) -> tuple[Table, Table]:
+    """Both files with the columns the job reads: the mapped ones, and with `outputs` the
+    output columns (all when not given). Without `outputs` the output columns are still
+    checked, so a file fails the same way either way."""
+    tables = []
+    for side in (1, 2):
+        columns = _columns_wanted(config, side) if outputs else config.columns_needed(side)
+        tables.append(
+            _read(rep, files[side - 1], names[side - 1], columns, max_rows, percents[side - 1])
+        )
+    return tables[0], tables[1]
+
+
+@contextmanager
+def removed_on_error() -> Iterator[list[Path]]:
+    """A list to append each output file to before opening it; on any exception (cancel
+    included) the files listed are removed."""
+    written: list[Path] = []
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
 def _write_results(
     rep: Reporter,
     config: MatchConfig,
@@ -138,12 +194,13 @@ def _write_results(
     tables: tuple[Table, Table],
     out_dir: Path,
     written: list[Path],
+    percent: float,
 ) -> tuple[int, int]:
-    """Write the result files (appending each to `written` before it is opened); returns
-    the numbers of unmatched rows of both files."""
+    """Write the result files (appending each to `written` before it is opened), reporting
+    progress from `percent` to 100; returns the numbers of unmatched rows of both files."""
     table1, table2 = tables
     n1, n2 = table1.nrows, table2.nrows
-    rep.set(90.0, f"Writing {len(result):,} matches")
+    rep.set(percent, f"Writing {len(result):,} matches")
     out_dir.mkdir(parents=True, exist_ok=True)
     cols1 = list(config.output_cols1 if config.output_cols1 is not None else table1.header)
     cols2 = list(config.output_cols2 if config.output_cols2 is not None else table2.header)
@@ -151,7 +208,7 @@ def _write_results(
 
     def on_written(base: int) -> Callable[[int], None]:
         return lambda n: rep.set(
-            90.0 + 10.0 * (base + n) / max(1, total_out),
+            percent + (100.0 - percent) * (base + n) / max(1, total_out),
             f"Writing results: {base + n:,} of {total_out:,} records",
         )
 
@@ -177,6 +234,34 @@ def _write_results(
                 on_written(len(result) + (0 if side == 1 else n1)),
             )
     return len(unmatched1), len(unmatched2)
+
+
+def write_results(
+    rep: Reporter,
+    config: MatchConfig,
+    result: ChunkResult,
+    tables: tuple[Table, Table],
+    out_dir: Path,
+    written: list[Path],
+    *,
+    started: float,
+    percent: float,
+) -> MatchSummary:
+    """Write the result files of the selected pairs `result` into `out_dir` (run_match and
+    the merge of shards both end here, so their files are the same byte for byte)."""
+    unmatched1, unmatched2 = _write_results(
+        rep, config, result, tables, Path(out_dir), written, percent
+    )
+    rep.set(100.0, f"Done: {len(result):,} matches", force=True)
+    return MatchSummary(
+        rows1=tables[0].nrows,
+        rows2=tables[1].nrows,
+        matched=len(result),
+        unmatched1=unmatched1,
+        unmatched2=unmatched2,
+        files=[p.name for p in written],
+        elapsed=time.perf_counter() - started,
+    )
 
 
 def run_match(
@@ -205,12 +290,12 @@ def run_match(
     """
     started = time.perf_counter()
     rep = Reporter(progress, should_cancel)
-    written: list[Path] = []
-    try:
-        table1 = _read(rep, file1, file1_name, _columns_wanted(config, 1), max_rows, 0.0)
-        table2 = _read(rep, file2, file2_name, _columns_wanted(config, 2), max_rows, 4.0)
+    with removed_on_error() as written:
+        tables = read_tables(
+            rep, config, (file1, file2), (file1_name, file2_name), max_rows, (0.0, 4.0)
+        )
         rep.set(8.0, "Preparing values")
-        job = prepare(config, table1, table2)
+        job = prepare(config, *tables)
         n1 = job.rows1
         rep.set(10.0, f"Matched 0 of {n1:,} rows")
 
@@ -218,20 +303,6 @@ def run_match(
             rep.set(10.0 + 80.0 * done / max(1, n1), f"Matched {done:,} of {n1:,} rows")
 
         result = match_prepared(job, chunk_rows=chunk_rows, tick=rep.tick, on_chunk=on_chunk)
-        unmatched1, unmatched2 = _write_results(
-            rep, config, result, (table1, table2), Path(out_dir), written
+        return write_results(
+            rep, config, result, tables, Path(out_dir), written, started=started, percent=90.0
         )
-        rep.set(100.0, f"Done: {len(result):,} matches", force=True)
-        return MatchSummary(
-            rows1=n1,
-            rows2=job.rows2,
-            matched=len(result),
-            unmatched1=unmatched1,
-            unmatched2=unmatched2,
-            files=[p.name for p in written],
-            elapsed=time.perf_counter() - started,
-        )
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise

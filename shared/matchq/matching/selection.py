@@ -80,6 +80,9 @@ def sink_for(job: PreparedJob, rows1: np.ndarray) -> Sink:
     return BestSink(job, rows1) if job.mode is MatchMode.BEST else PairSink(job)
 
 
+GREEDY_BATCH = 65536  # pairs turned into Python ints at a time by the greedy
+
+
 def _one_to_one(job: PreparedJob, result: ChunkResult) -> ChunkResult:
     """Global greedy: pairs by score (highest first, ties by file1 then file2 row), each
     taken when neither of its rows is taken yet."""
@@ -87,23 +90,26 @@ def _one_to_one(job: PreparedJob, result: ChunkResult) -> ChunkResult:
     used1 = bytearray(job.rows1)
     used2 = bytearray(job.rows2)
     taken: list[int] = []
-    rows1, rows2 = result.rows1.tolist(), result.rows2.tolist()
-    for k in order.tolist():
-        i, j = rows1[k], rows2[k]
-        if not used1[i] and not used2[j]:
-            used1[i] = used2[j] = 1
-            taken.append(k)
+    for start in range(0, len(order), GREEDY_BATCH):
+        batch = order[start : start + GREEDY_BATCH]
+        for k, i, j in zip(
+            batch.tolist(), result.rows1[batch].tolist(), result.rows2[batch].tolist(), strict=True
+        ):
+            if not used1[i] and not used2[j]:
+                used1[i] = used2[j] = 1
+                taken.append(k)
     return result.take(np.array(taken, dtype=np.int64))
 
 
 def select(job: PreparedJob, parts: list[ChunkResult]) -> ChunkResult:
     """Apply the match mode to all chunks' results; pairs sorted by file1 then file2 row.
 
-    Mode best needs nothing more (each chunk holds its rows' best pairs).
+    Mode best needs nothing more (each chunk holds its rows' best pairs). Parts already
+    sorted and in file1 order (as the merge of shards hands them) are not copied.
     """
     result = ChunkResult.concat(parts, len(job.plans))
     if job.mode is not MatchMode.BEST:
         pairs.check_count(len(result), job.mode, job.threshold)
     if job.mode is MatchMode.ONE_TO_ONE:
         result = _one_to_one(job, result)
-    return result.take(np.lexsort((result.rows2, result.rows1)))
+    return result.sorted()

@@ -16,6 +16,7 @@ MATCHED_FILE = "matched_results.json"
 UNMATCHED1_FILE = "unmatched_1.json"
 UNMATCHED2_FILE = "unmatched_2.json"
 WRITE_BATCH = 2000
+LIST_BATCH = 65536  # pairs turned into Python objects at a time
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
@@ -53,6 +54,12 @@ def _row_dicts(table: Table, cols: list[str]) -> Callable[[int], dict[str, str |
     return row
 
 
+def _batches(n: int) -> Iterable[slice]:
+    """Slices of LIST_BATCH items: arrays become Python objects one batch at a time."""
+    for start in range(0, n, LIST_BATCH):
+        yield slice(start, min(n, start + LIST_BATCH))
+
+
 def matched_records(
     rows1: np.ndarray,
     rows2: np.ndarray,
@@ -66,17 +73,22 @@ def matched_records(
     """Records of matched_results.json, in the order of the arrays."""
     row1 = _row_dicts(table1, cols1)
     row2 = _row_dicts(table2, cols2)
-    for i, j, score, ms in zip(
-        rows1.tolist(), rows2.tolist(), scores.tolist(), mapping_scores.tolist(), strict=True
-    ):
-        yield {
-            "file1_row": i,
-            "file2_row": j,
-            "score": round(score, 4),
-            "mapping_scores": [round_score(s) for s in ms],
-            "file1": row1(i),
-            "file2": row2(j),
-        }
+    for batch in _batches(len(rows1)):
+        for i, j, score, ms in zip(
+            rows1[batch].tolist(),
+            rows2[batch].tolist(),
+            scores[batch].tolist(),
+            mapping_scores[batch].tolist(),
+            strict=True,
+        ):
+            yield {
+                "file1_row": i,
+                "file2_row": j,
+                "score": round(score, 4),
+                "mapping_scores": [round_score(s) for s in ms],
+                "file1": row1(i),
+                "file2": row2(j),
+            }
 
 
 def unmatched_records(
@@ -86,5 +98,6 @@ def unmatched_records(
     row = _row_dicts(table, cols)
     key = f"file{side}_row"
     data_key = f"file{side}"
-    for i in rows.tolist():
-        yield {key: i, data_key: row(i)}
+    for batch in _batches(len(rows)):
+        for i in rows[batch].tolist():
+            yield {key: i, data_key: row(i)}
