@@ -1,4 +1,4 @@
-"""Python client of the matchq job API.
+"""Python client of the matchq job API (docs/api.md).
 
     from matchq_client import MatchqClient
 
@@ -9,11 +9,17 @@
 
 `AsyncMatchqClient` has the same methods as coroutines. Errors are subclasses of
 `MatchqError`; `wait()` raises `JobTimeout`, a `TimeoutError`.
+
+The clients (and `RetryPolicy`) are imported on first use: `import matchq_client`, and the
+`matchq` command's start, do not wait for httpx until a client is needed.
 """
 
-from matchq_client._core import DEFAULT_URL, VERSION, RetryPolicy
-from matchq_client.async_client import AsyncMatchqClient
-from matchq_client.client import MatchqClient
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from matchq_client._settings import DEFAULT_URL, VERSION
 from matchq_client.errors import (
     BadRequest,
     Conflict,
@@ -30,6 +36,11 @@ from matchq_client.errors import (
     UploadError,
 )
 from matchq_client.models import FINISHED_STATUSES, Job, JobPage, JobStatus, ResultFile
+
+if TYPE_CHECKING:
+    from matchq_client._async.client import AsyncMatchqClient
+    from matchq_client._core import RetryPolicy
+    from matchq_client._sync.client import MatchqClient
 
 __version__ = VERSION
 
@@ -58,3 +69,21 @@ __all__ = [
     "UploadError",
     "__version__",
 ]
+
+_LAZY = {
+    "AsyncMatchqClient": "matchq_client._async.client",
+    "MatchqClient": "matchq_client._sync.client",
+    "RetryPolicy": "matchq_client._core",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

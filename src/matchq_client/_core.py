@@ -1,11 +1,11 @@
-"""What the sync and async clients share: settings, the retry policy, error and body parsing."""
+"""What the async client and its generated sync twin share, free of I/O: the retry policy,
+routes, and the parsing of answers and errors."""
 
 from __future__ import annotations
 
 import html
 import json
 import mimetypes
-import os
 import random
 import re
 from collections.abc import Mapping
@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from matchq_client._settings import VERSION
 from matchq_client.errors import (
     ConnectionFailed,
     DownloadError,
@@ -30,10 +31,6 @@ from matchq_client.errors import (
 )
 from matchq_client.models import Job, JobPage, ResultFile
 
-VERSION = "0.1.0"
-DEFAULT_URL = "http://localhost:5000/api/v1"
-URL_ENV = "MATCHQ_URL"
-TOKEN_ENV = "MATCHQ_TOKEN"
 USER_AGENT = f"matchq-client/{VERSION} httpx/{httpx.__version__}"
 
 #: Only these methods are retried: repeating them cannot create or cancel anything twice.
@@ -42,19 +39,6 @@ RETRY_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 RETRY_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 RETRY_HINT_STATUSES = frozenset({429, 503})
 MAX_DETAIL_CHARS = 300
-
-
-def resolve_base_url(base_url: str | None) -> str:
-    """`base_url`, else $MATCHQ_URL, else the local stack's URL; without a trailing slash."""
-    url = base_url or os.environ.get(URL_ENV) or DEFAULT_URL
-    return url.rstrip("/")
-
-
-def resolve_token(token: str | None) -> str | None:
-    """`token`, else $MATCHQ_TOKEN, else None (requests then get 401)."""
-    if token is not None:
-        return token or None
-    return os.environ.get(TOKEN_ENV) or None
 
 
 #: Names under /jobs/ that are routes, not jobs: `GET /jobs/stats` is no job.

@@ -317,6 +317,22 @@ def test_cancel_and_delete(client: MatchqClient, server: FakeServer) -> None:
     ]
 
 
+def test_cancel_and_delete_can_return_the_apis_answer(
+    client: MatchqClient, server: FakeServer
+) -> None:
+    cancelled = {"success": True, "message": "Job cancelled successfully"}
+    deleted = {"success": True, "message": "Job deleted successfully"}
+    server.on("POST", f"/jobs/{JOB_ID}/cancel", httpx.Response(200, json=cancelled))
+    server.on("DELETE", f"/jobs/{JOB_ID}", httpx.Response(200, json=deleted))
+    assert client.cancel(JOB_ID) == cancelled
+    assert client.delete(JOB_ID) == deleted
+
+
+def test_a_failed_cancel_is_false(client: MatchqClient, server: FakeServer) -> None:
+    server.on("POST", f"/jobs/{JOB_ID}/cancel", httpx.Response(200, json={"success": False}))
+    assert client.cancel_job(JOB_ID) is False
+
+
 def test_cancel_of_a_finished_job_is_a_conflict(client: MatchqClient, server: FakeServer) -> None:
     details = f"Job {JOB_ID} is already completed and cannot be cancelled"
     server.on(
@@ -875,6 +891,8 @@ def test_wait_propagates_api_errors(server: FakeServer) -> None:
 
 
 def test_the_package_imports_nothing_of_the_server() -> None:
-    source = "\n".join(p.read_text() for p in Path(matchq_client.__file__).parent.glob("*.py"))
+    package = Path(matchq_client.__file__).parent
+    source = "\n".join(p.read_text() for p in package.rglob("*.py"))
+    assert "_sync" in source  # the subpackages are read too
     assert "from matchq " not in source and "import matchq\n" not in source
     assert "matchq_local" not in source and "from matchq." not in source

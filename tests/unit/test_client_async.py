@@ -156,6 +156,8 @@ def test_every_job_endpoint(make: Callable[..., AsyncMatchqClient], server: Fake
             assert (await client.get_job(JOB_ID)).status == "running"
             assert await client.cancel_job(JOB_ID) is True
             assert await client.delete_job(JOB_ID) is True
+            assert await client.cancel(JOB_ID) == ok
+            assert await client.delete(JOB_ID) == ok
             assert await client.stats() == {"total_jobs": 1}
             assert await client.get_queue_stats() == {"total_jobs": 1}
             assert await client.cleanup(max_age_hours=2) == {"cleaned_jobs": 0}
@@ -166,7 +168,7 @@ def test_every_job_endpoint(make: Callable[..., AsyncMatchqClient], server: Fake
     submit = server.requests[0]
     assert json.loads(submit.content) == {"name": "n", "config": {"a": 1}, "priority": 4}
     assert all(r.headers["Authorization"] == "Bearer tok" for r in server.requests)
-    assert server.requests[6].url.params["max_age_hours"] == "2"
+    assert server.requests[8].url.params["max_age_hours"] == "2"
 
 
 def test_list_and_iter_jobs(make: Callable[..., AsyncMatchqClient], server: FakeServer) -> None:
@@ -404,3 +406,28 @@ def test_batch_submission_runs_concurrently(
 
     ids = run(scenario())
     assert len(ids) == 5 and [i.rsplit("_", 1)[1] for i in ids] == [f"b{i}" for i in range(5)]
+
+
+def test_submit_files_uploads_both_files_at_once(server: FakeServer, tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("name\nAnn\n")
+    (tmp_path / "b.csv").write_text("full_name\nAnn\n")
+    server.on("POST", "/files", grant(FILE1), grant(FILE2))
+    server.on("POST", S3, httpx.Response(204))
+    server.on("POST", "/jobs/submit", httpx.Response(200, json={"job_id": JOB_ID, "message": "m"}))
+
+    async def network(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)  # an answer takes a moment, as over a network
+        return server(request)
+
+    async def scenario() -> str:
+        async with AsyncMatchqClient(BASE, "tok", transport=httpx.MockTransport(network)) as api:
+            closing = api.aclose
+            job_id = await api.submit_files(tmp_path / "a.csv", tmp_path / "b.csv", {})
+        await closing()  # the asyncio name of close(); closing twice is harmless
+        return job_id
+
+    assert run(scenario()) == JOB_ID
+    hosts = [r.url.host for r in server.requests]
+    assert hosts == ["api.test", "api.test", "s3.test", "s3.test", "api.test"]
+    config = json.loads(server.requests[-1].content)["config"]
+    assert (config["file1"], config["file2"]) == (FILE1, FILE2)

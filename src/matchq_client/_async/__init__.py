@@ -1,0 +1,1 @@
+"""The asyncio client: the one hand-written source of both clients."""

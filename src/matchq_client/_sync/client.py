@@ -1,0 +1,322 @@
+# Generated from src/matchq_client/_async/client.py by scripts/unasync.py: do not edit.
+"""The matchq client of the job API (docs/api.md), written once.
+
+`_async/client.py` (`AsyncMatchqClient`) is the source; `scripts/unasync.py` generates
+`_sync/client.py` (`MatchqClient`) from it. Edit the async source, then run the script.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from matchq_client import _core, _io, _settings
+from matchq_client._io import ProgressCallback, Sleep
+from matchq_client.errors import DownloadError, UploadError
+from matchq_client.models import Job, JobPage, JobStatus, ResultFile
+
+__all__ = ["MatchqClient"]
+
+StrPath = str | os.PathLike[str]
+
+
+class MatchqClient:
+    """A client of the matchq job API (`/api/v1`).
+
+    `base_url` and `token` default to $MATCHQ_URL and $MATCHQ_TOKEN (the URL then to the
+    local stack). GET and DELETE requests are retried on connection errors, timeouts, 429
+    and 5xx (`retries` times, exponential backoff with full jitter from `backoff` seconds,
+    capped at `max_backoff`); other requests are sent once. `transport` replaces httpx's
+    network transport (e.g. `httpx.MockTransport` in tests); `sleep`, `clock` and `rng`
+    replace the sleep function, `time.monotonic` and the jitter's random source.
+
+    `AsyncMatchqClient` has the methods of `MatchqClient` as coroutines; its `sleep` is
+    async, and `wait()`'s `on_progress` may also be a coroutine function.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Sleep = _io.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_url = _settings.resolve_base_url(base_url)
+        self.token = _settings.resolve_token(token)
+        self.retry_policy = _core.RetryPolicy(retries, backoff, max_backoff)
+        self._extra_headers = dict(headers or {})
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        # One connection pool for the API and the presigned storage URLs; the bearer
+        # token is added per API request, never to storage requests.
+        self._http = httpx.Client(
+            timeout=timeout, transport=transport, headers={"User-Agent": _core.USER_AGENT}
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- transport ---------------------------------------------------------------------
+
+    def _api_headers(self) -> dict[str, str]:
+        headers = dict(self._extra_headers)
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        api: bool = True,
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send with the retry policy; returns the last response, whatever its status."""
+        headers = self._api_headers() if api else {}
+        attempt = 0
+        while True:
+            try:
+                request = self._http.build_request(method, url, headers=headers, **kwargs)
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                delay = self.retry_policy.after_error(method, attempt, exc, self._rng)
+                if delay is None:
+                    raise _core.connection_failed(method, url, exc) from exc
+            else:
+                delay = self.retry_policy.after_status(method, attempt, response, self._rng)
+                if delay is None:
+                    return response
+                response.close()
+            self._sleep(delay)
+            attempt += 1
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """An API request to `base_url/path`; raises the typed error of a 4xx/5xx answer."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        response = self._send(method.upper(), url, **kwargs)
+        if response.status_code >= 400:
+            raise _core.api_error(response)
+        return response
+
+    # --- jobs --------------------------------------------------------------------------
+
+    def submit_job(self, name: str, config: Mapping[str, Any], priority: int = 2) -> str:
+        """Submit a job (`config` must name `file1` and `file2`); returns its id. Never retried."""
+        body = {"name": name, "config": dict(config), "priority": priority}
+        return _core.parse_job_id(self.request("POST", "jobs/submit", json=body))
+
+    def get_job(self, job_id: str) -> Job:
+        """One job."""
+        return _core.parse_job(self.request("GET", _core.job_path(job_id)))
+
+    def list_jobs(
+        self,
+        status: str | JobStatus | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> JobPage:
+        """One page of jobs, newest first; pass `page.next_token` on for the next page."""
+        params = _core.without_none(
+            {"status": str(status) if status else None, "limit": limit, "next_token": next_token}
+        )
+        return _core.parse_page(self.request("GET", "jobs/list", params=params))
+
+    def iter_jobs(
+        self, status: str | JobStatus | None = None, page_size: int = 100
+    ) -> Iterator[Job]:
+        """Every job, newest first, fetching pages of `page_size` as needed."""
+        token: str | None = None
+        while True:
+            page = self.list_jobs(status=status, limit=page_size, next_token=token)
+            yield from page.jobs
+            if page.next_token is None:
+                return
+            if page.next_token == token:
+                raise _core.repeated_token()
+            token = page.next_token
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a pending or running job; returns the API's answer. Never retried.
+
+        A finished job raises `Conflict` (409).
+        """
+        return _core.json_object(self.request("POST", _core.job_path(job_id, "cancel")))
+
+    def cancel_job(self, job_id: str) -> bool:
+        """The spec's form of `cancel()`: True when the job was cancelled."""
+        answer = self.cancel(job_id)
+        return bool(answer.get("success"))
+
+    def delete(self, job_id: str) -> dict[str, Any]:
+        """Delete a finished job and its files; returns the API's answer.
+
+        A pending or running job raises `Conflict` (409).
+        """
+        return _core.json_object(self.request("DELETE", _core.job_path(job_id)))
+
+    def delete_job(self, job_id: str) -> bool:
+        """The spec's form of `delete()`: True when the job was deleted."""
+        answer = self.delete(job_id)
+        return bool(answer.get("success"))
+
+    def stats(self) -> dict[str, Any]:
+        """Job counts by status, `active_workers` and `total_workers`."""
+        return _core.json_object(self.request("GET", "jobs/stats"))
+
+    get_queue_stats = stats
+
+    def cleanup(self, max_age_hours: int = 24) -> dict[str, Any]:
+        """Remove finished jobs older than `max_age_hours` (1..168). Never retried."""
+        params = {"max_age_hours": max_age_hours}
+        return _core.json_object(self.request("POST", "jobs/cleanup", params=params))
+
+    # --- waiting -----------------------------------------------------------------------
+
+    def wait(
+        self,
+        job_id: str,
+        timeout: float | None = 3600,
+        poll_interval: float = 1.0,
+        max_interval: float = 10.0,
+        on_progress: ProgressCallback | None = None,
+    ) -> Job:
+        """Poll until the job is finished and return it; `on_progress(job)` sees every poll.
+
+        The pause starts at `poll_interval`, grows 1.5x while nothing changes, up to
+        `max_interval`. Raises `JobTimeout` (a `TimeoutError`) after `timeout` seconds.
+        """
+        deadline = None if timeout is None else self._clock() + timeout
+        interval = poll_interval
+        previous: Job | None = None
+        while True:
+            job = self.get_job(job_id)
+            if on_progress is not None:
+                _io.notify(on_progress, job)
+            if job.finished:
+                return job
+            interval = _core.next_poll_interval(
+                previous, job, interval, poll_interval, max_interval
+            )
+            previous = job
+            pause = interval
+            if deadline is not None:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise _core.job_timeout(job_id, timeout, job)
+                pause = min(pause, remaining)
+            self._sleep(pause)
+
+    def wait_for_job_completion(
+        self, job_id: str, timeout: float | None = 3600, **kwargs: Any
+    ) -> Job:
+        """The spec's name for `wait()`."""
+        return self.wait(job_id, timeout=timeout, **kwargs)
+
+    # --- files -------------------------------------------------------------------------
+
+    def upload_file(self, path: StrPath, filename: str | None = None) -> str:
+        """Upload a local file (POST /files, then the presigned POST); returns its file id."""
+        source = Path(path)
+        name = filename or source.name
+        size = source.stat().st_size
+        grant = _core.parse_grant(self.request("POST", "files", json={"filename": name}))
+        if grant.max_bytes is not None and size > grant.max_bytes:
+            raise _core.too_large(name, size, grant.max_bytes)
+        with source.open("rb") as handle:
+            response = self._send(
+                "POST",
+                grant.url,
+                api=False,
+                data=grant.fields,
+                files={"file": (name, handle, _core.content_type(name))},
+            )
+        if not 200 <= response.status_code < 300:
+            raise _core.storage_error(UploadError, response)
+        return grant.file_id
+
+    def submit_files(
+        self,
+        file1: StrPath,
+        file2: StrPath,
+        config: Mapping[str, Any],
+        name: str | None = None,
+        priority: int = 2,
+    ) -> str:
+        """Upload both files, submit a job on them with `config`; returns the job id.
+
+        The async client uploads the two files concurrently.
+        """
+        id1, id2 = _io.gather(self.upload_file(file1), self.upload_file(file2))
+        job_name = name or f"{Path(file1).name} vs {Path(file2).name}"
+        return self.submit_job(job_name, _core.job_config(config, id1, id2), priority)
+
+    def results(self, job_id: str) -> list[ResultFile]:
+        """The result files of a completed job with download links (409 before that)."""
+        response = self.request("GET", _core.job_path(job_id, "results"))
+        return _core.parse_results(response)
+
+    def download_file(self, result: ResultFile | str, target: StrPath) -> Path:
+        """Stream one file (a `ResultFile` or a presigned URL) to `target`."""
+        url = result.download_url if isinstance(result, ResultFile) else result
+        path = Path(target)
+        partial = path.with_name(f".{path.name}.part")
+        response = self._send("GET", url, api=False, stream=True)
+        try:
+            if response.status_code != 200:
+                response.read()
+                raise _core.storage_error(DownloadError, response)
+            try:
+                with partial.open("wb") as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+            except httpx.TransportError as exc:
+                partial.unlink(missing_ok=True)
+                raise _core.connection_failed("GET", url, exc) from exc
+            partial.replace(path)
+        finally:
+            response.close()
+        return path
+
+    def download_results(self, job_id: str, directory: StrPath) -> list[Path]:
+        """Download every result file of a completed job into `directory` (created if needed)."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for item in self.results(job_id):
+            paths.append(self.download_file(item, folder / _core.safe_filename(item.name)))
+        return paths
