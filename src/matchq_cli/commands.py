@@ -1,19 +1,19 @@
-"""The client subcommands of `matchq`, on the SDK (`matchq_client.MatchqClient`).
+"""The client commands of `matchq`: each one a few calls of the SDK (`MatchqClient`).
 
-Each `add_<name>(subparsers, common)` registers one parser and sets `func`; `func(args)`
-returns the exit status. Failures are raised (`CliError`, the SDK's `MatchqError`, ...)
-and turned into one line on stderr by `matchq_cli.main.main`.
+Failures are raised (`CliError`, the SDK's `MatchqError`, ...) and become one line on
+stderr (`matchq_cli.app.command`). The routes and answers are described in docs/api.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
+
+import click
 
 from matchq_cli import render
+from matchq_cli.app import Globals, command, open_client, pass_globals
 from matchq_cli.configs import (
     MAP_SYNTAX,
     MATCH_MODES,
@@ -24,59 +24,31 @@ from matchq_cli.configs import (
 )
 from matchq_cli.errors import CliError
 from matchq_cli.progress import ProgressReporter
-from matchq_client import Job, MatchqClient, NotFound, PayloadTooLarge, UploadError
+from matchq_client import Job, PayloadTooLarge, UploadError
+
+if TYPE_CHECKING:
+    from matchq_client import MatchqClient
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
-#: Names under /jobs/ that are routes, never job ids.
-RESERVED_JOB_IDS = frozenset({"list", "stats", "submit", "cleanup"})
+PATH = click.Path(path_type=Path)
 
 
-def add_parser(
-    subparsers: Any, common: argparse.ArgumentParser, name: str, help_text: str, epilog: str
-) -> argparse.ArgumentParser:
-    """A client subcommand's parser: the shared options and an `Examples:` epilog."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        name,
-        parents=[common],
-        help=help_text,
-        description=help_text[0].upper() + help_text[1:] + ".",
-        epilog="examples:\n" + epilog.strip("\n"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.set_defaults(client_command=True)
-    return parser
+def _job_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value.strip():
+        raise click.BadParameter("must not be empty")
+    return value
 
 
-def client(args: argparse.Namespace) -> MatchqClient:
-    """The SDK client of `--url` and `--token` (or MATCHQ_URL, MATCHQ_TOKEN)."""
-    if not args.token:
-        raise CliError(
-            "no token: pass --token or set MATCHQ_TOKEN "
-            "(for the local stack, `matchq token --user NAME` prints one)"
-        )
-    return MatchqClient(args.url, args.token)
-
-
-def job_route(job_id: str, suffix: str = "") -> str:
-    """`jobs/<id>[/suffix]` with the id quoted (no id can reach another route)."""
-    if not job_id.strip():
-        raise CliError("JOB_ID must not be empty")
-    if job_id in RESERVED_JOB_IDS:
-        raise NotFound(404, "Not Found", f"Job not found: {job_id}")
-    path = f"jobs/{quote(job_id, safe='')}"
-    return f"{path}/{suffix}" if suffix else path
-
-
-def json_body(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return {"success": True}
+job_id_argument = click.argument("job_id", metavar="JOB_ID", callback=_job_id)
 
 
 # ---------------------------------------------------------------- submit
 
-SUBMIT_EPILOG = f"""
+
+@command(
+    "submit",
+    "upload two files and submit a matching job",
+    f"""
   # with a config file (its file1/file2 are filled in with the uploads)
   matchq submit --file1 crm.csv --file2 billing.csv --config match.json
 
@@ -95,92 +67,94 @@ SUBMIT_EPILOG = f"""
   name=full_name, email=email_address:exact, name=full_name:fuzzy:token_set_ratio@2
 
 exit status: 0 submitted (with --wait: completed), 1 on any error or when the
-job ends failed or cancelled, 130 when interrupted while waiting (the job keeps running).
-"""
-
-
-def add_submit(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = add_parser(
-        subparsers, common, "submit", "upload two files and submit a matching job", SUBMIT_EPILOG
-    )
-    parser.add_argument("--file1", required=True, type=Path, metavar="PATH", help="first file")
-    parser.add_argument("--file2", required=True, type=Path, metavar="PATH", help="second file")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--config", type=Path, metavar="CONFIG.json", help="matching config (JSON object)"
-    )
-    source.add_argument(
-        "--map",
-        action="append",
-        metavar="COL1=COL2",
-        help="compare FILE1_COL with FILE2_COL (repeatable; see below), instead of --config",
-    )
-    parser.add_argument(
-        "--threshold", type=float, metavar="N", help="minimum score 0-100 (server default 80)"
-    )
-    parser.add_argument("--mode", choices=MATCH_MODES, help="match mode (server default best)")
-    parser.add_argument("--name", help="job name (default: 'FILE1 vs FILE2')")
-    parser.add_argument(
-        "--priority",
-        type=int,
-        default=2,
-        choices=range(1, 5),
-        metavar="1-4",
-        help="1 low, 2 normal (default), 3 high, 4 urgent",
-    )
-    parser.add_argument(
-        "--wait", action="store_true", help="wait for the job, showing progress on stderr"
-    )
-    parser.add_argument(
-        "--download", type=Path, metavar="DIR", help="download the results here (implies --wait)"
-    )
-    parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="give up waiting after this long"
-    )
-    parser.set_defaults(func=cmd_submit)
-
-
-def submit_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The job config of `submit`, without its file ids."""
-    config = load_config(args.config) if args.config else quick_config(args.map)
-    return apply_options(config, args.threshold, args.mode)
-
-
-def upload(api: MatchqClient, path: Path) -> str:
-    try:
-        return api.upload_file(path)
-    except (UploadError, PayloadTooLarge) as exc:
-        raise CliError(f"upload of {path} failed: {exc}") from exc
-
-
-def cmd_submit(args: argparse.Namespace) -> int:
-    config = submit_config(args)
-    for path in (args.file1, args.file2):
+job ends failed or cancelled, 2 on a usage error, 130 when interrupted while waiting
+(the job keeps running).
+""",
+)
+@click.option("--file1", required=True, type=PATH, metavar="PATH", help="first file")
+@click.option("--file2", required=True, type=PATH, metavar="PATH", help="second file")
+@click.option(
+    "--config",
+    type=PATH,
+    metavar="CONFIG.json",
+    help="matching config (JSON object)",
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="COL1=COL2",
+    help="compare FILE1_COL with FILE2_COL (repeatable; see below), instead of --config",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 100),
+    metavar="N",
+    help="minimum score 0-100 (server default 80)",
+)
+@click.option("--mode", type=click.Choice(MATCH_MODES), help="match mode (server default best)")
+@click.option("--name", help="job name (default: 'FILE1 vs FILE2')")
+@click.option(
+    "--priority",
+    type=click.IntRange(1, 4),
+    default=2,
+    show_default=True,
+    metavar="1-4",
+    help="1 low, 2 normal, 3 high, 4 urgent",
+)
+@click.option("--wait", is_flag=True, help="wait for the job, showing progress on stderr")
+@click.option(
+    "--download",
+    type=PATH,
+    metavar="DIR",
+    help="download the results here (implies --wait)",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="give up waiting after this long",
+)
+@pass_globals
+def submit(
+    state: Globals,
+    file1: Path,
+    file2: Path,
+    config: Path | None,
+    maps: tuple[str, ...],
+    threshold: float | None,
+    mode: str | None,
+    name: str | None,
+    priority: int,
+    wait: bool,
+    download: Path | None,
+    timeout: float | None,
+) -> int:
+    if (config is None) == (not maps):
+        raise click.UsageError("pass either --config CONFIG.json or --map COL1=COL2 (not both)")
+    job_config = load_config(config) if config else quick_config(maps)
+    job_config = apply_options(job_config, threshold, mode)
+    for path in (file1, file2):
         if not path.is_file():
             raise CliError(f"no such file: {path}")
-    if args.timeout is not None and args.timeout <= 0:
-        raise CliError("--timeout must be positive")
-    wait = args.wait or args.download is not None
-    with client(args) as api:
-        config = {**config, "file1": upload(api, args.file1), "file2": upload(api, args.file2)}
-        name = args.name or f"{args.file1.name} vs {args.file2.name}"
-        job_id = api.submit_job(name, config, priority=args.priority)
-        if args.json and not wait:
-            render.print_json({"job_id": job_id})
-            return 0
-        if not args.json:
-            print(job_id, flush=True)
+    wait = wait or download is not None
+    with open_client(state) as api:
+        job_config = {**job_config, "file1": upload(api, file1), "file2": upload(api, file2)}
+        job_id = api.submit_job(name or f"{file1.name} vs {file2.name}", job_config, priority)
         if not wait:
+            print(render.to_json({"job_id": job_id}) if state.json else job_id)
             return 0
-        job = wait_for(api, job_id, args.timeout)
+        if not state.json:
+            print(job_id, flush=True)
+        job = wait_for(api, job_id, timeout)
         if job is None:
             return 130
         downloaded: list[Path] = []
-        if job.succeeded and args.download is not None:
-            downloaded = api.download_results(job_id, args.download)
-    if args.json:
+        if download is not None and job.succeeded:
+            downloaded = api.download_results(job_id, download)
+    if state.json:
         result: dict[str, Any] = {"job_id": job_id, "job": job.to_dict()}
-        if args.download is not None:
+        if download is not None:
             result["downloaded"] = [str(path) for path in downloaded]
         render.print_json(result)
     else:
@@ -190,6 +164,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
         reason = job.error_message or job.message or "no reason given"
         raise CliError(f"job {job_id} {job.status}: {reason}")
     return 0
+
+
+def upload(api: MatchqClient, path: Path) -> str:
+    try:
+        return api.upload_file(path)
+    except (UploadError, PayloadTooLarge) as exc:
+        raise CliError(f"upload of {path} failed: {exc}") from exc
 
 
 def wait_for(api: MatchqClient, job_id: str, timeout: float | None) -> Job | None:
@@ -213,36 +194,35 @@ def wait_for(api: MatchqClient, job_id: str, timeout: float | None) -> Job | Non
     return job
 
 
-# ---------------------------------------------------------------- list
+# ---------------------------------------------------------------- list, get
 
-LIST_EPILOG = """
+
+@command(
+    "list",
+    "list jobs, newest first",
+    """
   matchq list                       # the newest jobs (one page)
   matchq list --status running
   matchq list --all --json          # every job as a JSON array, following pages
   matchq list --limit 10 --next-token TOKEN
-"""
-
-
-def add_list(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = add_parser(subparsers, common, "list", "list jobs, newest first", LIST_EPILOG)
-    parser.add_argument("--status", choices=STATUSES, help="only jobs in this state")
-    parser.add_argument("--limit", type=int, metavar="N", help="jobs per page")
-    parser.add_argument("--all", action="store_true", help="follow every page")
-    parser.add_argument("--next-token", metavar="TOKEN", help="continue after a previous page")
-    parser.set_defaults(func=cmd_list)
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise CliError("--limit must be at least 1")
-    next_token: str | None = None
-    with client(args) as api:
-        if args.all:
-            jobs = list(api.iter_jobs(status=args.status, page_size=args.limit or 100))
+""",
+)
+@click.option("--status", type=click.Choice(STATUSES), help="only jobs in this state")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="jobs per page")
+@click.option("--all", "every", is_flag=True, help="follow every page")
+@click.option("--next-token", metavar="TOKEN", help="continue after a previous page")
+@pass_globals
+def list_(
+    state: Globals, status: str | None, limit: int | None, every: bool, next_token: str | None
+) -> int:
+    with open_client(state) as api:
+        if every:
+            jobs = list(api.iter_jobs(status=status, page_size=limit or 100))
+            next_token = None
         else:
-            page = api.list_jobs(status=args.status, limit=args.limit, next_token=args.next_token)
+            page = api.list_jobs(status=status, limit=limit, next_token=next_token)
             jobs, next_token = list(page.jobs), page.next_token
-    if args.json:
+    if state.json:
         render.print_json([job.to_dict() for job in jobs])
     else:
         print(render.jobs_table(jobs))
@@ -251,131 +231,94 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- get, cancel, delete
-
-
-def add_get(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = add_parser(
-        subparsers,
-        common,
-        "get",
-        "show one job",
-        """
+@command(
+    "get",
+    "show one job",
+    """
   matchq get job_0f8c...            # readable
   matchq get job_0f8c... --json     # the API's job object
 """,
-    )
-    parser.add_argument("job_id", metavar="JOB_ID")
-    parser.set_defaults(func=cmd_get)
-
-
-def cmd_get(args: argparse.Namespace) -> int:
-    job_route(args.job_id)
-    with client(args) as api:
-        job = api.get_job(args.job_id)
-    if args.json:
+)
+@job_id_argument
+@pass_globals
+def get(state: Globals, job_id: str) -> int:
+    with open_client(state) as api:
+        job = api.get_job(job_id)
+    if state.json:
         render.print_json(job.to_dict())
     else:
         print(render.job_details(job))
     return 0
 
 
-def add_cancel(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = add_parser(
-        subparsers,
-        common,
-        "cancel",
-        "cancel a pending or running job",
-        """
+# ---------------------------------------------------------------- cancel, delete
+
+
+@command(
+    "cancel",
+    "cancel a pending or running job",
+    """
   matchq cancel job_0f8c...         # a finished job gives a 409 Conflict error
 """,
-    )
-    parser.add_argument("job_id", metavar="JOB_ID")
-    parser.set_defaults(func=cmd_cancel)
-
-
-def cmd_cancel(args: argparse.Namespace) -> int:
-    with client(args) as api:
-        body = json_body(api.request("POST", job_route(args.job_id, "cancel")))
-    if args.json:
-        render.print_json(body)
-    else:
-        print(f"cancelled {args.job_id}")
+)
+@job_id_argument
+@pass_globals
+def cancel(state: Globals, job_id: str) -> int:
+    with open_client(state) as api:
+        answer = api.cancel(job_id)
+    print(render.to_json(answer) if state.json else f"cancelled {job_id}")
     return 0
 
 
-def add_delete(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = add_parser(
-        subparsers,
-        common,
-        "delete",
-        "delete a finished job and its files",
-        """
+@command(
+    "delete",
+    "delete a finished job and its files",
+    """
   matchq delete job_0f8c...         # a pending or running job gives a 409 Conflict error
 """,
-    )
-    parser.add_argument("job_id", metavar="JOB_ID")
-    parser.set_defaults(func=cmd_delete)
-
-
-def cmd_delete(args: argparse.Namespace) -> int:
-    with client(args) as api:
-        body = json_body(api.request("DELETE", job_route(args.job_id)))
-    if args.json:
-        render.print_json(body)
-    else:
-        print(f"deleted {args.job_id}")
+)
+@job_id_argument
+@pass_globals
+def delete(state: Globals, job_id: str) -> int:
+    with open_client(state) as api:
+        answer = api.delete(job_id)
+    print(render.to_json(answer) if state.json else f"deleted {job_id}")
     return 0
 
 
 # ---------------------------------------------------------------- stats, cleanup
 
 
-def add_stats(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = add_parser(
-        subparsers,
-        common,
-        "stats",
-        "job counts by status and worker usage",
-        """
+@command(
+    "stats",
+    "job counts by status and worker usage",
+    """
   matchq stats
   matchq stats --json | jq .running
 """,
-    )
-    parser.set_defaults(func=cmd_stats)
-
-
-def cmd_stats(args: argparse.Namespace) -> int:
-    with client(args) as api:
-        stats = api.stats()
-    if args.json:
-        render.print_json(stats)
-    else:
-        print(render.stats_table(stats))
+)
+@pass_globals
+def stats(state: Globals) -> int:
+    with open_client(state) as api:
+        counts = api.stats()
+    print(render.to_json(counts) if state.json else render.stats_table(counts))
     return 0
 
 
-def add_cleanup(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = add_parser(
-        subparsers,
-        common,
-        "cleanup",
-        "remove finished jobs older than a given age, with their files",
-        """
+@command(
+    "cleanup",
+    "remove finished jobs older than a given age, with their files",
+    """
   matchq cleanup                    # finished more than 24 hours ago
   matchq cleanup --max-age-hours 1
 """,
-    )
-    parser.add_argument(
-        "--max-age-hours", type=int, default=24, metavar="H", help="1..168 (default 24)"
-    )
-    parser.set_defaults(func=cmd_cleanup)
-
-
-def cmd_cleanup(args: argparse.Namespace) -> int:
-    with client(args) as api:
-        result = api.cleanup(args.max_age_hours)
-    if args.json:
+)
+@click.option("--max-age-hours", type=int, default=24, metavar="H", help="1..168 (default 24)")
+@pass_globals
+def cleanup(state: Globals, max_age_hours: int) -> int:
+    with open_client(state) as api:
+        result = api.cleanup(max_age_hours)
+    if state.json:
         render.print_json(result)
     else:
         print(
@@ -389,45 +332,30 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- download
 
 
-def add_download(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = add_parser(
-        subparsers,
-        common,
-        "download",
-        "download every result file of a completed job",
-        """
+@command(
+    "download",
+    "download every result file of a completed job",
+    """
   matchq download job_0f8c... results/
   # -> results/matched_results.json, results/unmatched_1.json, results/unmatched_2.json
 """,
-    )
-    parser.add_argument("job_id", metavar="JOB_ID")
-    parser.add_argument("directory", metavar="DIR", type=Path, help="created if needed")
-    parser.set_defaults(func=cmd_download)
-
-
-def cmd_download(args: argparse.Namespace) -> int:
-    job_route(args.job_id)
-    with client(args) as api:
-        paths = api.download_results(args.job_id, args.directory)
-    if args.json:
+)
+@job_id_argument
+@click.argument("directory", metavar="DIR", type=PATH)
+@pass_globals
+def download(state: Globals, job_id: str, directory: Path) -> int:
+    with open_client(state) as api:
+        paths = api.download_results(job_id, directory)
+    if state.json:
         files = [
             {"name": path.name, "path": str(path), "size_bytes": path.stat().st_size}
             for path in paths
         ]
-        render.print_json({"job_id": args.job_id, "files": files})
+        render.print_json({"job_id": job_id, "files": files})
     else:
         for path in paths:
             print(path)
     return 0
 
 
-SUBCOMMANDS = [
-    add_submit,
-    add_list,
-    add_get,
-    add_cancel,
-    add_delete,
-    add_stats,
-    add_cleanup,
-    add_download,
-]
+COMMANDS = [submit, list_, get, cancel, delete, stats, cleanup, download]

@@ -11,7 +11,15 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # noqa: S
 
 
 class CliError(Exception):
-    """A failure reported as one line on stderr with exit status 1."""
+    """A failure reported as one line on stderr with exit status `exit_code` (1)."""
+
+    exit_code = 1
+
+
+class MissingExtra(CliError):
+    """A command of the `local` extra run where that extra is not installed (exit 2)."""
+
+    exit_code = 2
 
 
 def is_local(url: str) -> bool:

@@ -18,9 +18,14 @@ RIGHT_ALIGNED = frozenset({"PROGRESS", "DURATION", "JOBS"})
 NAME_WIDTH = 32
 
 
+def to_json(data: Any) -> str:
+    """`data` as indented JSON, non-ASCII text as is."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
 def print_json(data: Any, stream: TextIO | None = None) -> None:
     """`data` as indented JSON on stdout (or `stream`)."""
-    print(json.dumps(data, indent=2, ensure_ascii=False), file=stream or sys.stdout)
+    print(to_json(data), file=stream or sys.stdout)
 
 
 def duration(seconds: float | None) -> str:

@@ -1,18 +1,25 @@
-"""The `matchq` command line without a server: parsing, --map, tables, progress lines."""
+"""The `matchq` command line on a fake API (httpx.MockTransport under the SDK): options,
+exit statuses, what each command sends and prints; --map, tables, progress lines."""
 
 from __future__ import annotations
 
 import io
 import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from matchq_cli import render
 from matchq_cli.configs import apply_options, load_config, parse_map, quick_config
 from matchq_cli.errors import CliError, error_line
-from matchq_cli.main import build_parser, main
+from matchq_cli.main import Globals, main
 from matchq_cli.progress import ProgressReporter, bar, plain_line, progress_line
 from matchq_client import ConnectionFailed, Job, NotFound, Unauthorized
 
@@ -35,76 +42,445 @@ def job(**fields: Any) -> Job:
     return Job.from_dict({**data, **fields})
 
 
-# --- parsing ---------------------------------------------------------------------------
+# --- a fake API under the CLI ------------------------------------------------------------
+
+BASE = "http://api.test/api/v1"
+S3 = "http://s3.test/bucket"
+JOB_ID = "job_12345678-1234-4234-8234-123456789abc"
+
+Answer = httpx.Response | BaseException | Callable[[httpx.Request], httpx.Response]
 
 
-def test_global_options_work_before_and_after_the_subcommand() -> None:
-    parser = build_parser()
-    before = parser.parse_args(["--url", "http://a/api/v1", "--token", "t", "--json", "stats"])
-    after = parser.parse_args(["stats", "--url", "http://a/api/v1", "--token", "t", "--json"])
-    for args in (before, after):
-        assert (args.url, args.token, args.json) == ("http://a/api/v1", "t", True)
+class FakeApi:
+    """Answers "METHOD host/path" from a script (its last answer repeats); records requests."""
+
+    def __init__(self) -> None:
+        self.script: dict[str, list[Answer]] = {}
+        self.requests: list[httpx.Request] = []
+
+    def on(self, method: str, path: str, *answers: Answer) -> None:
+        url = httpx.URL(path if path.startswith("http") else BASE + path)
+        self.script[f"{method} {url.host}{url.path}"] = list(answers)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        queue = self.script.get(f"{request.method} {request.url.host}{request.url.path}")
+        if not queue:
+            return httpx.Response(404, json={"error": "Not Found", "details": "no such route"})
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer(request) if callable(answer) else answer
+
+    def routes(self) -> list[str]:
+        return [f"{r.method} {r.url.host}{r.url.path}" for r in self.requests]
 
 
-def test_url_and_token_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MATCHQ_URL", "http://env/api/v1")
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def api() -> FakeApi:
+    return FakeApi()
+
+
+@pytest.fixture
+def matchq(
+    api: FakeApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Run]:
+    """`matchq ARGS...` in this process, on the fake API; returns status, stdout, stderr."""
+    monkeypatch.setenv("MATCHQ_URL", BASE)
+    monkeypatch.setenv("MATCHQ_TOKEN", "tok")
+
+    def run(*argv: str) -> Run:
+        capsys.readouterr()
+        code = main(list(argv), obj=Globals(transport=httpx.MockTransport(api)))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def job_json(status: str = "running", progress: int = 45, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": JOB_ID,
+        "name": "a.csv vs b.csv",
+        "status": status,
+        "priority": 2,
+        "created_at": "2025-01-27T10:00:00Z",
+        "progress": progress,
+        "message": f"{status} {progress}",
+        "error_message": None,
+        "result_files": [],
+        "duration": 3,
+        "estimated_remaining": None,
+        **extra,
+    }
+
+
+def grant(file_id: str) -> httpx.Response:
+    upload = {"url": S3, "fields": {"key": f"uploads/u/{file_id}/x.csv"}}
+    return httpx.Response(201, json={"file_id": file_id, "upload": upload, "max_bytes": 1000})
+
+
+def one_error_line(run: Run, code: int = 1) -> str:
+    assert run.code == code, run
+    assert run.err.startswith("matchq: error: "), run.err
+    assert run.err.count("\n") == 1, run.err
+    return run.err.removeprefix("matchq: error: ").rstrip("\n")
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> list[str]:
+    (tmp_path / "a.csv").write_text("name\nAnn\n")
+    (tmp_path / "b.csv").write_text("full_name\nAnn\n")
+    return ["--file1", str(tmp_path / "a.csv"), "--file2", str(tmp_path / "b.csv")]
+
+
+# --- global options ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--url http://a.test/api/v1 --token t --json stats",
+        "stats --url http://a.test/api/v1 --token t --json",
+        "--url http://b.test --token x stats --url http://a.test/api/v1 --token t --json",
+    ],
+    ids=["before", "after", "after-wins"],
+)
+def test_global_options_work_before_and_after_the_command(
+    matchq: Callable[..., Run], api: FakeApi, argv: str
+) -> None:
+    api.on("GET", "http://a.test/api/v1/jobs/stats", httpx.Response(200, json={"running": 1}))
+    run = matchq(*argv.split())
+    assert run.code == 0, run.err
+    assert run.json() == {"running": 1}
+    assert api.routes() == ["GET a.test/api/v1/jobs/stats"]
+    assert api.requests[0].headers["Authorization"] == "Bearer t"
+
+
+def test_url_and_token_default_to_the_environment(
+    matchq: Callable[..., Run], api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MATCHQ_URL", "http://env.test/api/v1")
     monkeypatch.setenv("MATCHQ_TOKEN", "env-token")
-    args = build_parser().parse_args(["list"])
-    assert (args.url, args.token, args.json) == ("http://env/api/v1", "env-token", False)
+    api.on("GET", "http://env.test/api/v1/jobs/list", httpx.Response(200, json=[]))
+    run = matchq("list")
+    assert (run.code, run.out) == (0, "(no jobs)\n")
+    assert api.requests[0].headers["Authorization"] == "Bearer env-token"
 
 
-def test_url_defaults_to_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MATCHQ_URL", raising=False)
-    monkeypatch.delenv("MATCHQ_TOKEN", raising=False)
-    args = build_parser().parse_args(["list"])
-    assert args.url == "http://localhost:5000/api/v1"
-    assert args.token is None
+def test_url_defaults_to_the_local_stack(
+    matchq: Callable[..., Run], api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MATCHQ_URL")
+    matchq("--token", "t", "list")
+    assert str(api.requests[0].url) == "http://localhost:5000/api/v1/jobs/list"
 
 
-def test_submit_takes_config_or_map_but_not_both(capsys: pytest.CaptureFixture[str]) -> None:
-    parser = build_parser()
-    files = ["submit", "--file1", "a.csv", "--file2", "b.csv"]
-    args = parser.parse_args([*files, "--map", "a=b", "--map", "c=d:exact", "--threshold", "70"])
-    assert args.map == ["a=b", "c=d:exact"]
-    assert args.threshold == 70
-    assert parser.parse_args([*files, "--config", "c.json"]).config == Path("c.json")
-    for extra in (["--config", "c.json", "--map", "a=b"], []):
-        with pytest.raises(SystemExit) as exc:
-            parser.parse_args([*files, *extra])
-        assert exc.value.code == 2
-    assert "--config" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("value", ["0", "5", "x"])
-def test_submit_refuses_a_bad_priority(value: str) -> None:
-    with pytest.raises(SystemExit) as exc:
-        build_parser().parse_args(
-            ["submit", "--file1", "a", "--file2", "b", "--map", "a=b", "--priority", value]
-        )
-    assert exc.value.code == 2
+def test_missing_token_is_one_clear_line(
+    matchq: Callable[..., Run], api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MATCHQ_TOKEN")
+    line = one_error_line(matchq("stats"))
+    assert line.startswith("no token")
+    assert "matchq token --user NAME" in line
+    assert api.requests == []
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS)
-def test_every_subcommand_has_help_with_examples(
+def test_every_command_has_help_with_examples(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main([command, "--help"])
-    assert exc.value.code == 0
+    assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
     assert "examples:" in out
     assert f"matchq {command}" in out
 
 
-def test_missing_token_is_one_clear_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_the_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("Commands:\n")[1].split("\n\n")[0]
+    listed = [line.split()[0] for line in section.splitlines() if line[2] != " "]
+    assert listed == ALL_COMMANDS
+
+
+# --- usage errors: exit 2, one line, nothing sent ----------------------------------------
+
+
+SUBMIT = "submit --file1 a --file2 b"
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        ("", "Missing command"),
+        ("frobnicate", "No such command"),
+        ("list --colour", "No such option"),
+        ("get", "Missing argument 'JOB_ID'"),
+        ("get ' '", "must not be empty"),
+        ("list --limit 0", "--limit"),
+        ("list --status done", "--status"),
+        (SUBMIT, "--config"),
+        (f"{SUBMIT} --config c.json --map a=b", "--config"),
+        (f"{SUBMIT} --map a=b --priority 0", "--priority"),
+        (f"{SUBMIT} --map a=b --priority x", "--priority"),
+        (f"{SUBMIT} --map a=b --threshold 101", "--threshold"),
+        ("token --user ' '", "--user"),
+        ("serve --workers 0", "--workers"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    matchq: Callable[..., Run], api: FakeApi, argv: str, words: str
 ) -> None:
-    monkeypatch.delenv("MATCHQ_TOKEN", raising=False)
-    assert main(["stats"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert err.startswith("matchq: error: no token")
-    assert "matchq token --user NAME" in err
+    line = one_error_line(matchq(*shlex.split(argv)), code=2)
+    assert words in line
+    assert line.endswith("--help)")
+    assert api.requests == []
+
+
+# --- client commands on the SDK ----------------------------------------------------------
+
+
+def test_submit_uploads_both_files_then_submits(
+    matchq: Callable[..., Run], api: FakeApi, inputs: list[str]
+) -> None:
+    api.on("POST", "/files", grant("file_1"), grant("file_2"))
+    api.on("POST", S3, httpx.Response(204))
+    api.on("POST", "/jobs/submit", httpx.Response(201, json={"job_id": JOB_ID}))
+    run = matchq(
+        "submit", *inputs, "--map", "name=full_name", "--threshold", "85", "--priority", "4"
+    )
+    assert (run.code, run.out) == (0, f"{JOB_ID}\n"), run.err
+    hosts = [route.split()[1].split("/")[0] for route in api.routes()]
+    assert hosts == ["api.test", "s3.test", "api.test", "s3.test", "api.test"]
+    assert all("Authorization" not in r.headers for r in api.requests if r.url.host == "s3.test")
+    body = json.loads(api.requests[-1].content)
+    assert body == {
+        "name": "a.csv vs b.csv",
+        "config": {
+            "mappings": [{"file1_col": "name", "file2_col": "full_name", "match_type": "fuzzy"}],
+            "threshold": 85,
+            "file1": "file_1",
+            "file2": "file_2",
+        },
+        "priority": 4,
+    }
+
+
+def test_submit_wait_download_json(
+    matchq: Callable[..., Run], api: FakeApi, inputs: list[str], tmp_path: Path
+) -> None:
+    api.on("POST", "/files", grant("file_1"), grant("file_2"))
+    api.on("POST", S3, httpx.Response(204))
+    api.on("POST", "/jobs/submit", httpx.Response(201, json={"job_id": JOB_ID}))
+    api.on("GET", f"/jobs/{JOB_ID}", httpx.Response(200, json=job_json("completed", 100)))
+    files = [{"name": "matched_results.json", "size_bytes": 2, "download_url": f"{S3}/m?sig=s"}]
+    api.on("GET", f"/jobs/{JOB_ID}/results", httpx.Response(200, json={"files": files}))
+    api.on("GET", f"{S3}/m", httpx.Response(200, content=b"[]"))
+    out = tmp_path / "out"
+    run = matchq("submit", *inputs, "--map", "a=b", "--download", str(out), "--json")
+    assert run.code == 0, run.err
+    body = run.json()
+    assert body["job_id"] == JOB_ID and body["job"]["status"] == "completed"
+    assert body["downloaded"] == [str(out / "matched_results.json")]
+    assert (out / "matched_results.json").read_bytes() == b"[]"
+    assert run.err == f"{JOB_ID} completed 100% elapsed 0s ETA 0s: completed 100\n"
+
+
+def test_submit_of_a_job_that_fails_exits_1(
+    matchq: Callable[..., Run], api: FakeApi, inputs: list[str]
+) -> None:
+    api.on("POST", "/files", grant("file_1"), grant("file_2"))
+    api.on("POST", S3, httpx.Response(204))
+    api.on("POST", "/jobs/submit", httpx.Response(201, json={"job_id": JOB_ID}))
+    failed = job_json("failed", 10, error_message="Column 'x' not found")
+    api.on("GET", f"/jobs/{JOB_ID}", httpx.Response(200, json=failed))
+    run = matchq("submit", *inputs, "--map", "a=b", "--wait")
+    assert run.out == f"{JOB_ID}\n"
+    assert run.code == 1
+    assert run.err.splitlines()[-1] == (f"matchq: error: job {JOB_ID} failed: Column 'x' not found")
+
+
+def test_interrupted_wait_leaves_the_job_running(
+    matchq: Callable[..., Run], api: FakeApi, inputs: list[str]
+) -> None:
+    api.on("POST", "/files", grant("file_1"), grant("file_2"))
+    api.on("POST", S3, httpx.Response(204))
+    api.on("POST", "/jobs/submit", httpx.Response(201, json={"job_id": JOB_ID}))
+    api.on("GET", f"/jobs/{JOB_ID}", KeyboardInterrupt())
+    run = matchq("submit", *inputs, "--map", "a=b", "--wait")
+    assert run.code == 130
+    assert f"job {JOB_ID} keeps running (matchq cancel {JOB_ID} stops it)" in run.err
+
+
+def test_a_missing_input_file_is_reported_before_any_request(
+    matchq: Callable[..., Run], api: FakeApi, tmp_path: Path
+) -> None:
+    missing = tmp_path / "x.csv"
+    run = matchq("submit", "--file1", str(missing), "--file2", str(missing), "--map", "a=b")
+    assert one_error_line(run) == f"no such file: {missing}"
+    assert api.requests == []
+
+
+def test_list_shows_a_table_and_says_when_more_jobs_exist(
+    matchq: Callable[..., Run], api: FakeApi
+) -> None:
+    page = httpx.Response(200, json=[job_json()], headers={"X-Next-Token": "next"})
+    api.on("GET", "/jobs/list", page)
+    run = matchq("list", "--status", "running", "--limit", "1")
+    assert run.code == 0
+    assert run.out.splitlines()[1].startswith(JOB_ID)
+    assert run.err == "more jobs: --all, or --next-token next\n"
+    assert dict(api.requests[0].url.params) == {"status": "running", "limit": "1"}
+
+
+def test_list_all_follows_every_page(matchq: Callable[..., Run], api: FakeApi) -> None:
+    api.on(
+        "GET",
+        "/jobs/list",
+        httpx.Response(200, json=[job_json(id="job_1")], headers={"X-Next-Token": "t1"}),
+        httpx.Response(200, json=[job_json(id="job_2")]),
+    )
+    run = matchq("list", "--all", "--limit", "1", "--json")
+    assert [job["id"] for job in run.json()] == ["job_1", "job_2"]
+    assert api.requests[1].url.params["next_token"] == "t1"
+    assert run.err == ""
+
+
+def test_get_reads_the_job(matchq: Callable[..., Run], api: FakeApi) -> None:
+    api.on("GET", f"/jobs/{JOB_ID}", httpx.Response(200, json=job_json()))
+    assert matchq("get", JOB_ID, "--json").json() == job_json()
+    assert f"id:           {JOB_ID}" in matchq("get", JOB_ID).out
+
+
+@pytest.mark.parametrize(
+    ("command", "method", "path", "text"),
+    [
+        ("cancel", "POST", f"/jobs/{JOB_ID}/cancel", f"cancelled {JOB_ID}\n"),
+        ("delete", "DELETE", f"/jobs/{JOB_ID}", f"deleted {JOB_ID}\n"),
+    ],
+)
+def test_cancel_and_delete_print_the_apis_answer(
+    matchq: Callable[..., Run], api: FakeApi, command: str, method: str, path: str, text: str
+) -> None:
+    answer = {"success": True, "message": "Job done successfully"}
+    api.on(method, path, httpx.Response(200, json=answer))
+    assert matchq(command, JOB_ID).out == text
+    assert matchq(command, JOB_ID, "--json").json() == answer
+    assert [r.method for r in api.requests] == [method, method]
+
+
+@pytest.mark.parametrize("command", ["get", "cancel", "delete", "download"])
+def test_route_names_are_no_job_ids(
+    matchq: Callable[..., Run], api: FakeApi, command: str, tmp_path: Path
+) -> None:
+    extra = [str(tmp_path)] if command == "download" else []
+    assert one_error_line(matchq(command, "stats", *extra)) == "404 Not Found: Job not found: stats"
+    assert api.requests == []
+
+
+def test_api_errors_are_one_line(matchq: Callable[..., Run], api: FakeApi) -> None:
+    body = {"error": "Conflict", "details": f"Job {JOB_ID} is already completed"}
+    api.on("POST", f"/jobs/{JOB_ID}/cancel", httpx.Response(409, json=body))
+    assert (
+        one_error_line(matchq("cancel", JOB_ID))
+        == f"409 Conflict: Job {JOB_ID} is already completed"
+    )
+
+
+def test_stats_and_cleanup(matchq: Callable[..., Run], api: FakeApi) -> None:
+    api.on("GET", "/jobs/stats", httpx.Response(200, json={"completed": 2, "total_jobs": 2}))
+    api.on("POST", "/jobs/cleanup", httpx.Response(200, json={"success": True, "cleaned_jobs": 3}))
+    assert matchq("stats").out.splitlines()[3].split() == ["completed", "2"]
+    assert matchq("cleanup", "--max-age-hours", "2").out == "cleaned 3 jobs, freed 0 MB\n"
+    assert api.requests[-1].url.params["max_age_hours"] == "2"
+
+
+def test_download_json_lists_the_files(
+    matchq: Callable[..., Run], api: FakeApi, tmp_path: Path
+) -> None:
+    files = [{"name": "summary.json", "size_bytes": 2, "download_url": f"{S3}/s?sig=s"}]
+    api.on("GET", f"/jobs/{JOB_ID}/results", httpx.Response(200, json={"files": files}))
+    api.on("GET", f"{S3}/s", httpx.Response(200, content=b"{}"))
+    run = matchq("download", JOB_ID, str(tmp_path / "dl"), "--json")
+    path = str(tmp_path / "dl" / "summary.json")
+    assert run.json() == {
+        "job_id": JOB_ID,
+        "files": [{"name": "summary.json", "path": path, "size_bytes": 2}],
+    }
+
+
+def test_unexpected_failures_are_one_line_too(
+    matchq: Callable[..., Run], api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.on("GET", "/jobs/stats", lambda _request: httpx.Response(200, json=["not", "an object"]))
+    line = one_error_line(matchq("stats"))
+    assert line.startswith("200 Invalid Response: expected a JSON object")
+    monkeypatch.setenv("MATCHQ_DEBUG", "1")
+    assert "Traceback" in matchq("stats").err
+
+
+# --- start-up and the local extra --------------------------------------------------------
+
+BLOCK_LOCAL_EXTRA = """
+import sys
+
+class NoLocalExtra:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {"boto3", "botocore", "moto", "pydantic", "jwt"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoLocalExtra())
+from matchq_cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def matchq_without_local_extra(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK_LOCAL_EXTRA, *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["serve"], ["token", "--user", "alice"], ["invoke", "JobStatsFunction", "--event", "e.json"]],
+)
+def test_local_commands_without_the_extra_say_what_to_install(argv: list[str]) -> None:
+    result = matchq_without_local_extra(*argv)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"matchq: error: matchq {argv[0]} needs the local extra")
+    assert result.stderr.endswith("pip install 'matchq[local]'\n")
+
+
+def test_help_and_client_commands_work_without_the_local_extra() -> None:
+    assert matchq_without_local_extra("serve", "--help").returncode == 0
+    down = matchq_without_local_extra("--url", "http://127.0.0.1:9", "--token", "t", "get", "stats")
+    assert down.stderr == "matchq: error: 404 Not Found: Job not found: stats\n"
+
+
+def test_the_command_line_loads_no_server_code_and_no_http_client() -> None:
+    probe = (
+        "import sys, matchq_cli.main\n"
+        "heavy = ['httpx', 'pydantic', 'boto3', 'moto', 'matchq', 'matchq_local']\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout == "[]\n", result.stderr
 
 
 # --- --map and config files --------------------------------------------------------------
