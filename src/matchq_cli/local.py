@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -46,6 +46,17 @@ def settings_from_env() -> LocalSettings:
         return LocalSettings.from_env()
     except SystemExit as exc:
         raise CliError(str(exc.code)) from None
+
+
+def local_token(name: str, user: str, **claims: Any) -> str:
+    """A token the local stack accepts, signed with its secret (for `matchq NAME`)."""
+    # Imported only when a token is wanted: `matchq.auth` loads the service's settings,
+    # which `invoke` must not have read before it sets the function's environment.
+    with local_extra(name):
+        from matchq.auth import issue_token
+        from matchq_local.secret import local_jwt_secret
+
+    return issue_token(local_jwt_secret(), user, **claims)
 
 
 # ---------------------------------------------------------------- serve
@@ -108,11 +119,7 @@ def serve(port: int | None, aws_port: int | None, workers: int | None) -> int:
 def token(state: Globals, user: str, admin: bool, ttl: int) -> int:
     if not user.strip():
         raise click.BadParameter("must not be empty", param_hint="'--user'")
-    with local_extra("token"):
-        from matchq.auth import issue_token
-        from matchq_local.secret import local_jwt_secret
-
-    jwt = issue_token(local_jwt_secret(), user, admin=admin, ttl_seconds=ttl)
+    jwt = local_token("token", user, admin=admin, ttl_seconds=ttl)
     if state.json:
         print(render.to_json({"token": jwt, "user": user, "admin": admin, "ttl": ttl}))
     else:
@@ -143,15 +150,13 @@ AWS endpoint on MATCHQ_AWS_PORT when one answers, else a temporary one.
 )
 def invoke(function: str, event: str, user: str | None) -> int:
     with local_extra("invoke"):
-        from matchq.auth import issue_token
-        from matchq_local.secret import local_jwt_secret
         from matchq_local.stack import configure_logging
         from matchq_local.stack import invoke as invoke_function
 
     try:
         raw = sys.stdin.read() if event == "-" else Path(event).read_text()
         if user:
-            raw = raw.replace("<token>", issue_token(local_jwt_secret(), user))
+            raw = raw.replace("<token>", local_token("invoke", user))
         payload = json.loads(raw)
     except OSError as exc:
         raise CliError(f"cannot read {event}: {exc.strerror}") from exc
