@@ -70,7 +70,7 @@ def prepare_runtime(stack: LocalStack, extra: dict[str, str], log_level: str) ->
     if "matchq.services.wiring" in sys.modules:
         sys.modules["matchq.services.wiring"].reset()
     elif "matchq.settings" in sys.modules:
-        sys.modules["matchq.settings"].get_settings.cache_clear()
+        sys.modules["matchq.settings"].forget_settings()
 
 
 def ensure_port_free(host: str, port: int, variable: str) -> None:

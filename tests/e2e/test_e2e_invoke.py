@@ -77,3 +77,31 @@ def test_invoke_without_a_stack_says_so_and_uses_a_temporary_endpoint(tmp_path: 
     response = json.loads(run.stdout)
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["total_jobs"] == 0
+
+
+def test_invoke_with_a_user_puts_a_fresh_token_of_that_user_in_the_event(
+    stack: Stack, tmp_path: Path
+) -> None:
+    event = json.loads((ROOT / "events" / "authorizer.json").read_text())
+    assert "<token>" in json.dumps(event)
+    event_file = tmp_path / "authorizer.json"
+    event_file.write_text(json.dumps(event))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MATCHQ_"))}
+    env.update(
+        MATCHQ_AWS_PORT=stack.aws_endpoint.rsplit(":", 1)[1],
+        PYTHONPATH=os.pathsep.join([str(ROOT / "shared"), str(ROOT / "src")]),
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "matchq_cli.main", "invoke", "AuthorizerFunction"]
+        + ["--event", str(event_file), "--user", "carol"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    policy = json.loads(run.stdout)
+    assert policy["principalId"] == "carol"
+    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
