@@ -64,7 +64,9 @@ def _tokens(values: np.ndarray, lengths: np.ndarray, lo: int, hi: int) -> tuple[
     """Value numbers and tokens (codepoint << 32 | occurrence) of values lo..hi-1, sorted
     by value."""
     text = "".join(values[lo:hi].tolist())
-    codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    # surrogatepass: a lone surrogate (JSON's "\ud800" escape) is a code point like any other
+    data = text.encode("utf-32-le", "surrogatepass")
+    codepoints = np.frombuffer(data, dtype=np.uint32).astype(np.int64)
     owner = np.repeat(np.arange(lo, hi, dtype=np.int64), lengths[lo:hi])
     order = np.argsort(owner * 0x110000 + codepoints, kind="stable")
     owner, codepoints = owner[order], codepoints[order]

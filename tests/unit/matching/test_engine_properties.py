@@ -305,6 +305,25 @@ def test_count_filter_path_is_taken_on_person_names() -> None:
     assert_same(got, want)
 
 
+def test_count_filter_takes_lone_surrogates() -> None:
+    # a JSON file may hold "\ud800": a str Python cannot encode as UTF-8 or UTF-32
+    cols1: dict[str, list[str | None]] = {"c0": ["\ud800ab", "ab\udfff", "abc", "\ud800"]}
+    cols2: dict[str, list[str | None]] = {"c0": ["ab\ud800", "\ud800ab", "abd", "\udfff"]}
+    for mode in MatchMode:
+        config = MatchConfig(
+            file1=FILE_ID, file2=FILE_ID, threshold=50, match_mode=mode,
+            mappings=[{"file1_col": "c0", "file2_col": "c0", "scorer": "ratio"}],
+        )  # fmt: skip
+        with ExitStack() as stack:
+            tiny_limits(stack)
+            spy = stack.enter_context(
+                mock.patch.object(candidates, "count_filtered", wraps=candidates.count_filtered)
+            )
+            got = as_pairs(match_tables(config, _table(cols1, "1.csv"), _table(cols2, "2.csv")))
+        assert spy.called
+        assert_same(got, reference_match(config, cols1, cols2))
+
+
 @pytest.mark.parametrize("scorer", ["ratio", "token_sort_ratio"])
 def test_best_mode_ties_at_100_between_different_values(scorer: str) -> None:
     # token_sort_ratio('a b', 'b a') is 100 too: the lower file2 row wins the tie
