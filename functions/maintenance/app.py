@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from matchq.observability import logger, metrics, tracer
+from matchq.observability import logger, metrics
 from matchq.services.wiring import maintenance
 from matchq.settings import maintenance_settings
 
@@ -13,7 +13,6 @@ maintenance_settings()  # a missing variable fails the cold start, naming it
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = asdict(maintenance().run())
