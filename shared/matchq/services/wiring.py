@@ -1,16 +1,14 @@
-"""Builds the services of this process from its settings, once."""
+"""Builds the services of this process from its settings, once.
+
+Each builder imports its services (and with them boto3) on first use: an API function
+loads neither the worker's modules nor boto3 at import, which keeps its cold start short.
+"""
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from matchq.dal.jobs import JobRepository
-from matchq.dal.queues import JobQueues
-from matchq.dal.storage import Storage
-from matchq.services.files import FileService
-from matchq.services.jobs import JobService
-from matchq.services.maintenance import Maintenance
-from matchq.services.worker import JobRunner
 from matchq.settings import (
     ApiSettings,
     api_settings,
@@ -19,8 +17,19 @@ from matchq.settings import (
     worker_settings,
 )
 
+if TYPE_CHECKING:
+    from matchq.services.files import FileService
+    from matchq.services.jobs import JobService
+    from matchq.services.maintenance import Maintenance
+    from matchq.services.worker import JobRunner
+
 
 def _job_service(settings: ApiSettings) -> JobService:
+    from matchq.dal.jobs import JobRepository
+    from matchq.dal.queues import JobQueues
+    from matchq.dal.storage import Storage
+    from matchq.services.jobs import JobService
+
     return JobService(
         JobRepository(settings.table_name),
         JobQueues(settings.queue_urls),
@@ -36,12 +45,20 @@ def job_service() -> JobService:
 
 @cache
 def file_service() -> FileService:
+    from matchq.dal.storage import Storage
+    from matchq.services.files import FileService
+
     settings = api_settings()
     return FileService(Storage(settings.bucket_name), settings)
 
 
 @cache
 def job_runner() -> JobRunner:
+    from matchq.dal.jobs import JobRepository
+    from matchq.dal.queues import JobQueues
+    from matchq.dal.storage import Storage
+    from matchq.services.worker import JobRunner
+
     settings = worker_settings()
     return JobRunner(
         JobRepository(settings.table_name),
@@ -53,6 +70,8 @@ def job_runner() -> JobRunner:
 
 @cache
 def maintenance() -> Maintenance:
+    from matchq.services.maintenance import Maintenance
+
     settings = maintenance_settings()
     service = _job_service(settings)
     return Maintenance(service, service.repo, service.queues, settings)
