@@ -89,6 +89,27 @@ class Job(BaseModel):
     run_id: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     inputs: list[InputFile] = Field(default_factory=list)
+    # Shards (docs/api.md, "Shards"): set when a run splits the job; a job run in one
+    # piece keeps shard_ranges empty and counts as one shard.
+    shard_ranges: list[tuple[int, int]] = Field(default_factory=list)
+    shards_finished: frozenset[int] = frozenset()
+    rows_done: int = 0  # file1 rows matched by finished shards
+    phase: str | None = None  # "shards" while shards run, "merging" once the merge began
+    shards_started_at: datetime | None = None
+
+    @property
+    def sharded(self) -> bool:
+        return bool(self.shard_ranges)
+
+    @property
+    def shards_total(self) -> int:
+        return len(self.shard_ranges) or 1
+
+    @property
+    def shards_done(self) -> int:
+        if self.sharded:
+            return len(self.shards_finished)
+        return 1 if self.status is JobStatus.COMPLETED else 0
 
     def duration(self, now: datetime) -> int | None:
         """Whole seconds spent running (so far, while running)."""
@@ -125,6 +146,8 @@ class Job(BaseModel):
             user_id=self.user_id,
             duration=self.duration(now),
             estimated_remaining=self.remaining(),
+            shards_total=self.shards_total,
+            shards_done=self.shards_done,
         )
 
 
@@ -145,6 +168,8 @@ class JobView(BaseModel):
     user_id: str
     duration: int | None = Field(description="Whole seconds spent running (so far)")
     estimated_remaining: int | None = Field(description="Whole seconds, null when unknown")
+    shards_total: int = Field(ge=1, description="Shards the job runs as (1 unless split)")
+    shards_done: int = Field(ge=0, description="Shards finished, 0..shards_total")
 
 
 class SubmitRequest(BaseModel):

@@ -94,6 +94,15 @@ class WorkerSettings(_ServiceSettings):
     heartbeat_interval_seconds: float = Field(default=2.0, ge=0)
     max_rows: int = Field(default=1_000_000, ge=1)
     result_ttl_days: int = Field(default=30, ge=1)
+    # Shards (docs/operations.md): file1 rows per shard, 0 or unset for the planner's own
+    # estimate; never more than max_shards shards per job.
+    shard_rows: int | None = Field(default=None, ge=0)
+    max_shards: int = Field(default=1000, ge=1, le=10_000)
+
+    @field_validator("shard_rows")
+    @classmethod
+    def _auto_when_zero(cls, value: int | None) -> int | None:
+        return value or None
 
 
 class MaintenanceSettings(ApiSettings):

@@ -47,6 +47,19 @@ class LocalSettings(BaseSettings):
     log_level: LogLevel = "WARNING"
     maintenance_seconds: Annotated[float, Field(gt=0)] | None = None
     parameter_overrides: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    # Shards: file1 rows per shard (0: the planner's estimate) and the most per job; they
+    # set the template parameters ShardRows and MaxShards.
+    shard_rows: Annotated[int, Field(ge=0)] | None = None
+    max_shards: Annotated[int, Field(ge=1, le=10_000)] | None = None
+
+    def template_overrides(self) -> dict[str, str]:
+        """Template parameters from MATCHQ_PARAMETER_OVERRIDES and the dedicated settings."""
+        overrides = dict(self.parameter_overrides)
+        if self.shard_rows is not None:
+            overrides["ShardRows"] = str(self.shard_rows)
+        if self.max_shards is not None:
+            overrides["MaxShards"] = str(self.max_shards)
+        return overrides
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -43,7 +43,7 @@ def stack_parameters(settings: LocalSettings, endpoint: str) -> dict[str, str]:
     (as `sam local invoke --parameter-overrides` uses it), so the functions' environment
     here carries AWS_ENDPOINT_URL exactly as it would there.
     """
-    return {**settings.parameter_overrides, "AwsEndpointUrl": endpoint}
+    return {**settings.template_overrides(), "AwsEndpointUrl": endpoint}
 
 
 def configure_logging(level: str) -> None:

@@ -29,7 +29,20 @@ BY_STATUS = "by-status"
 BY_USER_STATUS = "by-user-status"
 BY_CREATED = "by-created"
 ENTITY = "job"
-_TIMESTAMPS = ("created_at", "started_at", "completed_at", "heartbeat_at", "queued_at")
+_TIMESTAMPS = (
+    "created_at",
+    "started_at",
+    "completed_at",
+    "heartbeat_at",
+    "queued_at",
+    "shards_started_at",
+)
+SHARDS = "shards"  # phase while a sharded job's shards run
+MERGING = "merging"  # phase once its merge began
+
+
+# What a run's shards wrote; a new run (claim, re-queue) starts without it.
+_SHARD_STATE = ("shard_ranges", "shards_finished", "rows_done", "phase", "shards_started_at")
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -41,6 +54,8 @@ def _plain(value: Any) -> Any:
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
@@ -68,10 +83,15 @@ def job_to_item(job: Job) -> dict[str, Any]:
         ts = getattr(job, name)
         if ts is not None:
             item[name] = iso_precise(ts)
-    for name in ("error_message", "estimated_remaining", "run_id"):
+    for name in ("error_message", "estimated_remaining", "run_id", "phase"):
         value = getattr(job, name)
         if value is not None:
             item[name] = value
+    if job.shard_ranges:
+        item["shard_ranges"] = json.dumps(job.shard_ranges, separators=(",", ":"))
+        item["rows_done"] = job.rows_done
+    if job.shards_finished:
+        item["shards_finished"] = set(job.shards_finished)
     return item
 
 
@@ -98,6 +118,11 @@ def item_to_job(item: dict[str, Any]) -> Job:
         run_id=data.get("run_id"),
         config=json.loads(data.get("config") or "{}"),
         inputs=[InputFile(**f) for f in json.loads(data.get("inputs") or "[]")],
+        shard_ranges=[tuple(r) for r in json.loads(data.get("shard_ranges") or "[]")],
+        shards_finished=frozenset(int(i) for i in data.get("shards_finished", ())),
+        rows_done=data.get("rows_done", 0),
+        phase=data.get("phase"),
+        shards_started_at=parse_ts(data.get("shards_started_at")),
     )
 
 
@@ -203,7 +228,7 @@ class JobRepository:
                 "message": "Starting",
             },
             add={"attempts": 1},
-            remove=("estimated_remaining",),
+            remove=("estimated_remaining", *_SHARD_STATE),
         )
 
     def report_progress(
@@ -228,6 +253,106 @@ class JobRepository:
             job_id,
             condition=Attr("status").eq(JobStatus.RUNNING.value) & Attr("run_id").eq(run_id),
             set_values=values,
+        )
+
+    # --- shards ---------------------------------------------------------------------------
+
+    def _running(self, run_id: str) -> Any:
+        return Attr("status").eq(JobStatus.RUNNING.value) & Attr("run_id").eq(run_id)
+
+    def start_shards(
+        self, job: Job, run_id: str, ranges: list[tuple[int, int]], *, now: datetime, message: str
+    ) -> Job | None:
+        """The run splits its job into shards of file1 rows (before any shard is queued)."""
+        return self._transition(
+            job.id,
+            condition=self._running(run_id) & Attr("phase").not_exists(),
+            set_values={
+                "shard_ranges": json.dumps(ranges, separators=(",", ":")),
+                "rows_done": 0,
+                "phase": SHARDS,
+                "shards_started_at": iso_precise(now),
+                "heartbeat_at": iso_precise(now),
+                "message": message,
+            },
+        )
+
+    def heartbeat(self, job_id: str, run_id: str, *, now: datetime) -> Job | None:
+        """A shard or merge of this run is alive; None when the run no longer holds the job."""
+        return self._transition(
+            job_id, condition=self._running(run_id), set_values={"heartbeat_at": iso_precise(now)}
+        )
+
+    def finish_shard(
+        self, job_id: str, run_id: str, shard: int, rows: int, *, now: datetime
+    ) -> Job | None:
+        """Count a shard as done, once: None when the run no longer holds the job, when the
+        merge began, or when this shard was counted already (a duplicate delivery)."""
+        try:
+            result = self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression=(
+                    "ADD shards_finished :one_shard, rows_done :rows SET heartbeat_at = :now"
+                ),
+                ConditionExpression=(
+                    self._running(run_id)
+                    & Attr("phase").eq(SHARDS)
+                    & ~Attr("shards_finished").contains(shard)
+                ),
+                ExpressionAttributeValues={
+                    ":one_shard": {shard},
+                    ":rows": rows,
+                    ":now": iso_precise(now),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return item_to_job(result["Attributes"])
+
+    def set_progress(
+        self,
+        job_id: str,
+        run_id: str,
+        *,
+        progress: int,
+        message: str,
+        estimated_remaining: int | None,
+        now: datetime,
+    ) -> Job | None:
+        """Progress of a sharded run, never backwards (shards report in any order)."""
+        values: dict[str, Any] = {
+            "progress": progress,
+            "message": message,
+            "heartbeat_at": iso_precise(now),
+        }
+        if estimated_remaining is not None:
+            values["estimated_remaining"] = estimated_remaining
+        return self._transition(
+            job_id,
+            condition=self._running(run_id) & Attr("progress").lte(progress),
+            set_values=values,
+        )
+
+    def start_merge(self, job: Job, run_id: str, *, now: datetime) -> Job | None:
+        """The merge of a run whose shards are all done begins (once per run)."""
+        return self._transition(
+            job.id,
+            condition=self._running(run_id)
+            & Attr("phase").eq(SHARDS)
+            & Attr("shards_finished").size().eq(len(job.shard_ranges)),
+            set_values={"phase": MERGING, "heartbeat_at": iso_precise(now)},
+        )
+
+    def restart_merge(self, job: Job, *, now: datetime) -> Job | None:
+        """A merge whose worker went silent may begin again (the reaper's move)."""
+        assert job.run_id is not None
+        return self._transition(
+            job.id,
+            condition=self._running(job.run_id) & Attr("phase").eq(MERGING),
+            set_values={"phase": SHARDS, "heartbeat_at": iso_precise(now)},
         )
 
     def finish(
@@ -301,7 +426,7 @@ class JobRepository:
                 "message": message,
                 "progress": 0,
             },
-            remove=("run_id", "started_at", "heartbeat_at", "estimated_remaining"),
+            remove=("run_id", "started_at", "heartbeat_at", "estimated_remaining", *_SHARD_STATE),
         )
 
     def mark_requeued(self, job: Job, *, now: datetime) -> Job | None:

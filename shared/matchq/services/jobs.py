@@ -146,8 +146,7 @@ class JobService:
             columns = read_columns(data, source.name, complete=True)
         if len(columns) > MAX_COLUMNS:
             raise ValidationFailed(
-                f"'{source.name}' has {len(columns)} columns; "
-                f"at most {MAX_COLUMNS} are supported"
+                f"'{source.name}' has {len(columns)} columns; at most {MAX_COLUMNS} are supported"
             )
         return columns
 

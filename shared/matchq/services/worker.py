@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,34 +16,24 @@ from matchq.dal.jobs import JobRepository
 from matchq.dal.queues import JobQueues
 from matchq.dal.storage import Storage, results_prefix
 from matchq.errors import JobCancelled, MatchqError
-from matchq.messages import JobMessage
+from matchq.messages import JobMessage, MessageKind
 from matchq.models import Job, JobStatus, utcnow
 from matchq.observability import logger, metrics, tag
+from matchq.services.outcomes import Outcome
+from matchq.services.shards import ShardWork
 from matchq.settings import WorkerSettings
+
+__all__ = ["JobRunner", "Outcome"]
 
 # Leave this much of the Lambda's time to fail the job cleanly instead of being killed.
 TIME_LIMIT_MARGIN_SECONDS = 20.0
-
-
-class Outcome(StrEnum):
-    """What handling one job message did."""
-
-    COMPLETED = "completed"  # results stored, the job completed
-    FAILED = "failed"  # the job ended failed (bad input, a crash, the time limit)
-    CANCELLED = "cancelled"  # cancelled while running; partial results removed
-    REQUEUED = "requeued"  # a service error: queued again for another attempt
-    POISONED = "poisoned"  # earlier deliveries kept dying: the pending job was failed
-    NOT_PENDING = "not pending"  # a duplicate or late delivery: the job had moved on
-    CLAIMED_ELSEWHERE = "claimed elsewhere"  # another delivery won the claim
-    LOST = "lost"  # the run lost the job to the reaper, which queued it again
-    GONE = "gone"  # no such job (deleted)
 
 
 class RunStopped(Exception):
     """The run no longer holds the job (cancelled, or re-queued by the reaper)."""
 
 
-class TimeLimitReached(Exception):
+class TimeLimitReached(TimeoutError):
     """The worker is about to hit its time limit."""
 
 
@@ -60,7 +49,12 @@ class ProgressReporter:
         interval: float,
         clock: Callable[[], datetime] = utcnow,
         time_left: Callable[[], float] | None = None,
+        span: tuple[float, float] = (0.0, 100.0),
     ) -> None:
+        # The engine's 0..100 % maps onto span (from, width) of the job's progress; the ETA
+        # extrapolates the engine's own percentage (a merge starts at 90 %, not at 0).
+        self.span = span
+        self._local = 0.0
         self.repo = repo
         self.job = job
         self.run_id = run_id
@@ -76,8 +70,8 @@ class ProgressReporter:
     def _write(self) -> None:
         elapsed = time.monotonic() - self.started
         eta = None
-        if self._progress >= 1:
-            eta = int(elapsed * (100 - self._progress) / self._progress)
+        if self._local >= 1:
+            eta = int(elapsed * (100 - self._local) / self._local)
         updated = self.repo.report_progress(
             self.job.id,
             self.run_id,
@@ -92,7 +86,9 @@ class ProgressReporter:
 
     def update(self, percent: float, message: str) -> None:
         """Engine callback; progress never goes backwards and stays below 100 until done."""
-        self._progress = max(self._progress, min(99, int(percent)))
+        self._local = max(self._local, min(99.0, percent))
+        start, width = self.span
+        self._progress = max(self._progress, min(99, int(start + width * self._local / 100)))
         self._message = message
         self.tick()
 
@@ -111,9 +107,9 @@ MatchEngine = Callable[..., Any]
 
 
 def default_engine() -> MatchEngine:
-    from matchq.matching import run_match  # the heavy layer: only the worker loads it
+    from matchq.matching.coordinate import begin_match  # the heavy layer: worker only
 
-    return run_match
+    return begin_match
 
 
 class JobRunner:
@@ -135,6 +131,9 @@ class JobRunner:
         self.settings = settings
         self._engine = engine
         self.clock = clock
+        self.shards = ShardWork(
+            repo, storage, queues, settings, clock=clock, margin=TIME_LIMIT_MARGIN_SECONDS
+        )
 
     @property
     def engine(self) -> MatchEngine:
@@ -151,6 +150,16 @@ class JobRunner:
     ) -> Outcome:
         """Handle one message; returns what happened. Raises only to ask for a redelivery."""
         tag(job_id=message.job_id)
+        if message.kind is MessageKind.SHARD:
+            return self.shards.shard(message, receive_count=receive_count, time_left=time_left)
+        if message.kind is MessageKind.MERGE:
+            return self.shards.merge(
+                message,
+                receive_count=receive_count,
+                time_left=time_left,
+                reporter=lambda job: self._reporter(job, job.run_id or "", time_left, (90, 10)),
+                expires_at=self._expires_at(),
+            )
         job = self.repo.get(message.job_id)
         if job is None:
             return Outcome.GONE
@@ -179,22 +188,38 @@ class JobRunner:
             metrics.add_metric(name="QueueWaitSeconds", unit="Seconds", value=max(0.0, wait))
         return self._run(claimed, run_id, time_left)
 
-    def _run(self, job: Job, run_id: str, time_left: Callable[[], float] | None) -> Outcome:
-        reporter = ProgressReporter(
+    def _reporter(
+        self,
+        job: Job,
+        run_id: str,
+        time_left: Callable[[], float] | None,
+        span: tuple[float, float] = (0.0, 100.0),
+    ) -> ProgressReporter:
+        return ProgressReporter(
             self.repo,
             job,
             run_id,
             interval=self.settings.heartbeat_interval_seconds,
             clock=self.clock,
             time_left=time_left,
+            span=span,
         )
+
+    def _run(self, job: Job, run_id: str, time_left: Callable[[], float] | None) -> Outcome:
+        reporter = self._reporter(job, run_id, time_left)
         started = time.monotonic()
         prefix = results_prefix(job.user_id, job.id)
         try:
             with tempfile.TemporaryDirectory(prefix="matchq-") as tmp:
-                names, size = self._match(job, Path(tmp), reporter)
+                done = self._match(job, Path(tmp), reporter)
                 if reporter.should_cancel():
                     raise RunStopped
+                if isinstance(done, list):  # split into shards: queue them, the run goes on
+                    if self.shards.plan(job, run_id, done, Path(tmp) / "prepared.npz") is None:
+                        raise RunStopped
+                    logger.info("job split into shards", extra={"shards": len(done)})
+                    return Outcome.SHARDED
+                names, size = done
                 for name in names:
                     self.storage.upload(Path(tmp) / "out" / name, prefix + name)
             finished = self.repo.finish(
@@ -235,7 +260,11 @@ class JobRunner:
         logger.info("job completed", extra={"result_bytes": size})
         return Outcome.COMPLETED
 
-    def _match(self, job: Job, tmp: Path, reporter: ProgressReporter) -> tuple[list[str], int]:
+    def _match(
+        self, job: Job, tmp: Path, reporter: ProgressReporter
+    ) -> tuple[list[str], int] | list[tuple[int, int]]:
+        """Match in one piece (the result files' names and total size) or, when the engine
+        splits the job, its shard ranges (the prepared job is then in tmp/prepared.npz)."""
         config = MatchConfig.model_validate(job.config)
         paths = []
         for i, source in enumerate(job.inputs, start=1):
@@ -255,7 +284,13 @@ class JobRunner:
             progress=reporter.update,
             should_cancel=reporter.should_cancel,
             max_rows=self.settings.max_rows,
+            prepared_path=tmp / "prepared.npz",
+            shard_rows=self.settings.shard_rows,
+            max_shards=self.settings.max_shards if self.queues is not None else 1,
         )
+        ranges = getattr(summary, "shard_ranges", None)
+        if ranges is not None:
+            return list(ranges)
         names = list(summary.files)
         size = sum((out / n).stat().st_size for n in names)
         return names, size
