@@ -92,8 +92,10 @@ def test_invoke_with_a_user_puts_a_fresh_token_of_that_user_in_the_event(
         PYTHONPATH=os.pathsep.join([str(ROOT / "shared"), str(ROOT / "src")]),
     )
     run = subprocess.run(
-        [sys.executable, "-m", "matchq_cli.main", "invoke", "AuthorizerFunction"]
-        + ["--event", str(event_file), "--user", "carol"],
+        [
+            *(sys.executable, "-m", "matchq_cli.main", "invoke", "AuthorizerFunction"),
+            *("--event", str(event_file), "--user", "carol"),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
