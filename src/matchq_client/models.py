@@ -65,6 +65,8 @@ class Job:
     user_id: str = ""
     duration: int | None = None
     estimated_remaining: int | None = None
+    shards_total: int = 1
+    shards_done: int = 0
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @classmethod
@@ -85,6 +87,8 @@ class Job:
             user_id=str(data.get("user_id") or ""),
             duration=_int_or_none(data.get("duration")),
             estimated_remaining=_int_or_none(data.get("estimated_remaining")),
+            shards_total=_int_or_none(data.get("shards_total")) or 1,
+            shards_done=_int_or_none(data.get("shards_done")) or 0,
             raw=dict(data),
         )
 

@@ -60,12 +60,14 @@ def background_stack(
     stop_timeout: float = 20.0,
     check_exit: bool = False,
     stop_signal: signal.Signals = signal.SIGTERM,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[RunningStack]:
     """A local stack in a subprocess, stopped with SIGTERM on exit.
 
     `fresh`: free ports, a new JWT secret and none of the caller's AWS_/MATCHQ_ settings
     (tests, benchmarks); otherwise the caller's environment as it is (the demo).
     `check_exit`: raise `StackFailed` unless the stack exits 0 on `stop_signal`.
+    `settings`: more MATCHQ_* variables for the stack (e.g. MATCHQ_SHARD_ROWS).
     """
     env = dict(os.environ)
     secret = None
@@ -81,6 +83,7 @@ def background_stack(
         )
         if maintenance_seconds is not None:
             env["MATCHQ_MAINTENANCE_SECONDS"] = str(maintenance_seconds)
+    env.update(settings or {})
     paths = [str(ROOT / "shared"), str(ROOT / "src"), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     env["PYTHONUNBUFFERED"] = "1"

@@ -162,7 +162,12 @@ def wait_until(
 
 @contextmanager
 def own_stack(
-    log: Path, *, workers: int, maintenance_seconds: float = 2.0, start_timeout: float = 90.0
+    log: Path,
+    *,
+    workers: int,
+    maintenance_seconds: float = 2.0,
+    start_timeout: float = 90.0,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """A `matchq serve` of a test's own (other settings than the session stack) on free ports.
 
@@ -174,6 +179,7 @@ def own_stack(
         log=log,
         start_timeout=start_timeout,
         check_exit=True,
+        settings=settings,
     ) as running:
         yield Stack(
             base_url=running.base_url,
