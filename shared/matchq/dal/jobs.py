@@ -240,8 +240,10 @@ class JobRepository:
         message: str,
         estimated_remaining: int | None,
         now: datetime,
+        forward_only: bool = False,
     ) -> Job | None:
-        """Heartbeat of a running job; None when it is no longer this run's (e.g. cancelled)."""
+        """Heartbeat of a running job; None when it is no longer this run's (e.g. cancelled)
+        or, `forward_only` (shards report in any order), when it is past `progress`."""
         values: dict[str, Any] = {
             "progress": progress,
             "message": message,
@@ -249,11 +251,10 @@ class JobRepository:
         }
         if estimated_remaining is not None:
             values["estimated_remaining"] = estimated_remaining
-        return self._transition(
-            job_id,
-            condition=Attr("status").eq(JobStatus.RUNNING.value) & Attr("run_id").eq(run_id),
-            set_values=values,
-        )
+        condition = self._running(run_id)
+        if forward_only:
+            condition = condition & Attr("progress").lte(progress)
+        return self._transition(job_id, condition=condition, set_values=values)
 
     # --- shards ---------------------------------------------------------------------------
 
@@ -311,30 +312,6 @@ class JobRepository:
                 return None
             raise
         return item_to_job(result["Attributes"])
-
-    def set_progress(
-        self,
-        job_id: str,
-        run_id: str,
-        *,
-        progress: int,
-        message: str,
-        estimated_remaining: int | None,
-        now: datetime,
-    ) -> Job | None:
-        """Progress of a sharded run, never backwards (shards report in any order)."""
-        values: dict[str, Any] = {
-            "progress": progress,
-            "message": message,
-            "heartbeat_at": iso_precise(now),
-        }
-        if estimated_remaining is not None:
-            values["estimated_remaining"] = estimated_remaining
-        return self._transition(
-            job_id,
-            condition=self._running(run_id) & Attr("progress").lte(progress),
-            set_values=values,
-        )
 
     def start_merge(self, job: Job, run_id: str, *, now: datetime) -> Job | None:
         """The merge of a run whose shards are all done begins (once per run)."""

@@ -17,10 +17,9 @@ from matchq.config import MatchConfig
 from matchq.matching.pipeline import (
     MatchSummary,
     Reporter,
-    match_prepared,
+    match_and_write,
     read_tables,
     removed_on_error,
-    write_results,
 )
 from matchq.matching.plan import prepare
 from matchq.matching.shards import plan_shards, save_prepared
@@ -62,7 +61,6 @@ def begin_match(
         )
         rep.set(8.0, "Preparing values")
         job = prepare(config, *tables)
-        n1 = job.rows1
         if prepared_path is not None and max_shards > 1:
             ranges = plan_shards(job, shard_rows=shard_rows, max_shards=max_shards)
             if len(ranges) > 1:
@@ -71,12 +69,6 @@ def begin_match(
                 save_prepared(job, Path(prepared_path))
                 rep.set(10.0, f"Split into {len(ranges):,} shards", force=True)
                 return PlannedShards(ranges, job.rows1, job.rows2)
-        rep.set(10.0, f"Matched 0 of {n1:,} rows")
-
-        def on_chunk(done: int) -> None:
-            rep.set(10.0 + 80.0 * done / max(1, n1), f"Matched {done:,} of {n1:,} rows")
-
-        result = match_prepared(job, chunk_rows=chunk_rows, tick=rep.tick, on_chunk=on_chunk)
-        return write_results(
-            rep, config, result, tables, Path(out_dir), written, started=started, percent=90.0
+        return match_and_write(
+            rep, config, job, tables, Path(out_dir), written, started=started, chunk_rows=chunk_rows
         )

@@ -296,13 +296,31 @@ def run_match(
         )
         rep.set(8.0, "Preparing values")
         job = prepare(config, *tables)
-        n1 = job.rows1
-        rep.set(10.0, f"Matched 0 of {n1:,} rows")
-
-        def on_chunk(done: int) -> None:
-            rep.set(10.0 + 80.0 * done / max(1, n1), f"Matched {done:,} of {n1:,} rows")
-
-        result = match_prepared(job, chunk_rows=chunk_rows, tick=rep.tick, on_chunk=on_chunk)
-        return write_results(
-            rep, config, result, tables, Path(out_dir), written, started=started, percent=90.0
+        return match_and_write(
+            rep, config, job, tables, Path(out_dir), written, started=started, chunk_rows=chunk_rows
         )
+
+
+def match_and_write(
+    rep: Reporter,
+    config: MatchConfig,
+    job: PreparedJob,
+    tables: tuple[Table, Table],
+    out_dir: Path,
+    written: list[Path],
+    *,
+    started: float,
+    chunk_rows: int | None,
+) -> MatchSummary:
+    """The rest of a one-piece run once the job is prepared: match every row (10..90 %),
+    then write the results (90..100 %)."""
+    n1 = job.rows1
+    rep.set(10.0, f"Matched 0 of {n1:,} rows")
+
+    def on_chunk(done: int) -> None:
+        rep.set(10.0 + 80.0 * done / max(1, n1), f"Matched {done:,} of {n1:,} rows")
+
+    result = match_prepared(job, chunk_rows=chunk_rows, tick=rep.tick, on_chunk=on_chunk)
+    return write_results(
+        rep, config, result, tables, out_dir, written, started=started, percent=90.0
+    )

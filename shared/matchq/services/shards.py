@@ -272,13 +272,14 @@ class ShardWork:
             rate = done.rows_done / max(elapsed, 1e-3)
             # the rest of the shards at the rate measured so far, plus a merge
             eta = int(max(0, rows1 - done.rows_done) / rate + elapsed * 0.1)
-        self.repo.set_progress(
+        self.repo.report_progress(
             job.id,
             job.run_id,
             progress=int(SHARDS_FROM + SHARDS_SPAN * min(1.0, done.rows_done / max(1, rows1))),
             message=f"Matched {finished:,} of {total:,} shards",
             estimated_remaining=eta,
             now=now,
+            forward_only=True,
         )
         metrics.add_metric(name="ShardsCompleted", unit="Count", value=1)
         if finished == total and self.queues is not None:
