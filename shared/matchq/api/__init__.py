@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from functools import cached_property
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -29,11 +29,13 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from matchq.api.schemas import ERROR_RESPONSES, describe_errors
-from matchq.auth import Principal, principal_from_event
 from matchq.errors import MatchqError, PayloadTooLarge, ValidationFailed
 from matchq.models import iso, utcnow
 from matchq.observability import logger, metrics, start_invocation, tag
 from matchq.settings import api_settings
+
+if TYPE_CHECKING:
+    from matchq.auth import Principal
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -178,6 +180,10 @@ def create_app() -> APIGatewayRestResolver:
 
 
 def current_principal(app: APIGatewayRestResolver) -> Principal:
+    # matchq.auth imports PyJWT and cryptography, which only the authorizer uses: loaded
+    # with the services on the first request, not at the function's start.
+    from matchq.auth import principal_from_event
+
     principal = principal_from_event(app.current_event.raw_event)
     tag(user_id=principal.user_id)
     return principal
