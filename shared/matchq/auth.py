@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import jwt
-
 from matchq.errors import Unauthorized
 from matchq.settings import AuthorizerSettings
 
@@ -64,6 +62,8 @@ class TokenVerifier:
         if settings.jwks_url:
             # Keys are cached; an unknown `kid` (a rotation) refetches the set, at most once
             # per cooldown so forged kids cannot hammer the identity provider.
+            import jwt
+
             self._jwks = jwt.PyJWKClient(
                 settings.jwks_url,
                 lifespan=300,
@@ -72,6 +72,8 @@ class TokenVerifier:
             )
 
     def _key(self, token: str) -> Any:
+        import jwt
+
         header = jwt.get_unverified_header(token)
         alg = header.get("alg")
         if alg not in self.algorithms:
@@ -88,6 +90,10 @@ class TokenVerifier:
         return self._jwks.get_signing_key_from_jwt(token).key
 
     def verify(self, token: str) -> Principal:
+        # PyJWT (and cryptography) load with the first token, not with every importer of
+        # Principal: the API functions' cold start (benchmarks/bench_startup.py).
+        import jwt
+
         try:
             key = self._key(token)
             claims = jwt.decode(
@@ -147,6 +153,8 @@ def issue_token(
 ) -> str:
     """An HS256 token the local stack accepts (used by `matchq token` and the tests)."""
     import time
+
+    import jwt
 
     now = int(time.time())
     payload: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + ttl_seconds, **claims}

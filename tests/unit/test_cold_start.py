@@ -20,8 +20,9 @@ API_FUNCTIONS = sorted(
 )
 HEAVY = ("pandas", "numpy", "rapidfuzz", "openpyxl")
 # The Powertools tracer's X-Ray SDK builds a botocore session; boto3 loads botocore's
-# client machinery (and awscrt, where installed). API functions load them on first use.
-SLOW_TO_START = ("aws_xray_sdk", "boto3", "s3transfer", "awscrt")
+# client machinery (and awscrt, where installed); PyJWT loads cryptography. API functions
+# load them on first use.
+SLOW_TO_START = ("aws_xray_sdk", "boto3", "s3transfer", "awscrt", "jwt", "cryptography")
 PROBE = """
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
