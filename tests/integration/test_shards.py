@@ -243,3 +243,65 @@ def test_a_small_job_stays_one_shard(aws: AwsStack, monkeypatch: pytest.MonkeyPa
     view = job_record(aws, job_id).to_api()
     assert (view.shards_total, view.shards_done) == (1, 1)
     assert message(job_id).kind is MessageKind.JOB
+
+
+def test_a_lost_merge_message_is_queued_again_by_a_redelivered_shard(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = one_piece(aws, monkeypatch)
+    shard_settings(monkeypatch, 8)
+    job_id = submit_big(aws)
+    worker = runner(engine=None)
+    ((first, _),) = queued(aws)
+    worker.handle(first)
+    shards = queued(aws)
+    assert {worker.handle(m) for m, _ in shards} == {Outcome.SHARD_DONE}
+    assert [m.kind for m, _ in queued(aws)] == [MessageKind.MERGE]  # and now it is lost
+    assert worker.handle(shards[0][0], receive_count=2) == Outcome.DUPLICATE
+    assert drain(aws) == [Outcome.COMPLETED]
+    assert results(aws, job_id) == expected
+
+
+def test_the_reaper_resends_what_a_silent_sharded_run_needs_without_starting_over(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from matchq.models import utcnow
+    from matchq.services.wiring import maintenance
+
+    expected = one_piece(aws, monkeypatch)
+    shard_settings(monkeypatch, 4)
+    job_id = submit_big(aws)
+    worker = runner(engine=None)
+    ((first, _),) = queued(aws)
+    worker.handle(first)
+    shards = queued(aws)  # every shard message lost
+    worker.handle(shards[0][0])
+    before = job_record(aws, job_id)
+    reaper = maintenance()
+    reaper.clock = lambda: utcnow() + timedelta(hours=1)
+    assert reaper.reap_stale_jobs() == ([], [])
+    after = job_record(aws, job_id)
+    assert after.status is JobStatus.RUNNING and after.run_id == before.run_id
+    assert sorted(m.shard for m, _ in queued_keep(aws)) == [1, 2, 3, 4, 5]
+    drain(aws)
+    assert job_record(aws, job_id).status is JobStatus.COMPLETED
+    assert job_record(aws, job_id).attempts == 1  # one run, never started over
+    assert results(aws, job_id) == expected
+
+
+def queued_keep(aws: AwsStack, priority: int = 2) -> list[tuple[JobMessage, int]]:
+    """The messages on the queue, left there (visible again at once)."""
+    sqs = aws.session.client("sqs")
+    out = []
+    handles = []
+    while batch := aws.receive(priority):
+        for received in batch:
+            out.append((JobMessage.model_validate_json(received["Body"]), 0))
+            handles.append(received["ReceiptHandle"])
+    for handle in handles:
+        sqs.change_message_visibility(
+            QueueUrl=aws.queue_url(priority), ReceiptHandle=handle, VisibilityTimeout=0
+        )
+    return out

@@ -11,6 +11,7 @@ from matchq.dal.queues import JobQueues
 from matchq.models import JobStatus, utcnow
 from matchq.observability import logger, metrics
 from matchq.services.jobs import JobService
+from matchq.services.shards import resend
 from matchq.settings import MaintenanceSettings
 
 
@@ -50,6 +51,18 @@ class Maintenance:
             if beat >= cutoff or job.run_id is None:
                 continue
             silent = int((now - beat).total_seconds())
+            if job.phase is not None:
+                # A sharded run: its messages are on the queues (SQS redelivers one whose
+                # worker died, and a shard that keeps killing workers fails the job), so
+                # silence is most often shards waiting behind other work. Send again what
+                # it still needs instead of starting the whole job over.
+                if self.repo.heartbeat(job.id, job.run_id, now=now) is not None:
+                    sent = resend(self.repo, self.queues, job, now=now)
+                    logger.warning(
+                        "re-sent the messages of a silent sharded job",
+                        extra={"job_id": job.id, "messages": sent, "silent_seconds": silent},
+                    )
+                continue
             if job.attempts >= self.settings.max_attempts:
                 done = self.repo.finish(
                     job,

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from matchq.config import MatchConfig
 from matchq.dal import SERVICE_ERRORS
-from matchq.dal.jobs import MERGING, JobRepository
+from matchq.dal.jobs import MERGING, SHARDS, JobRepository
 from matchq.dal.queues import JobQueues
 from matchq.dal.storage import Storage, results_prefix
 from matchq.errors import JobCancelled, MatchqError
@@ -48,6 +48,36 @@ def part_key(job: Job, shard: int) -> str:
 def describe(job: Job, shard: int) -> str:
     start, stop = job.shard_ranges[shard]
     return f"shard {shard + 1} of {job.shards_total} (file1 rows {start:,} to {stop - 1:,})"
+
+
+def shard_messages(job: Job, shards: Iterable[int]) -> list[JobMessage]:
+    """The messages of these shards of the job's current run."""
+    return [
+        JobMessage(
+            job_id=job.id, priority=job.priority, kind=MessageKind.SHARD, run_id=job.run_id, shard=i
+        )
+        for i in shards
+    ]
+
+
+def merge_message(job: Job) -> JobMessage:
+    return JobMessage(
+        job_id=job.id, priority=job.priority, kind=MessageKind.MERGE, run_id=job.run_id
+    )
+
+
+def resend(repo: JobRepository, queues: JobQueues, job: Job, *, now: datetime) -> int:
+    """Queue again what a silent sharded run still needs: its unfinished shards, or its
+    merge (begun again if its worker died). Duplicates change nothing; returns the number
+    of messages sent."""
+    if job.phase == MERGING:
+        job = repo.restart_merge(job, now=now) or job
+    missing = [i for i in range(len(job.shard_ranges)) if i not in job.shards_finished]
+    if not missing:
+        queues.send(merge_message(job))
+        return 1
+    queues.send_all(shard_messages(job, missing))
+    return len(missing)
 
 
 class Stop(Exception):
@@ -114,18 +144,7 @@ class ShardWork:
         )
         if started is None:
             return None
-        self.queues.send_all(
-            [
-                JobMessage(
-                    job_id=job.id,
-                    priority=job.priority,
-                    kind=MessageKind.SHARD,
-                    run_id=run_id,
-                    shard=i,
-                )
-                for i in range(len(ranges))
-            ]
-        )
+        self.queues.send_all(shard_messages(started, range(len(ranges))))
         metrics.add_metric(name="ShardsQueued", unit="Count", value=len(ranges))
         return started
 
@@ -216,6 +235,10 @@ class ShardWork:
         if not 0 <= message.shard < len(job.shard_ranges):
             return Outcome.STALE
         if message.shard in job.shards_finished:
+            # A redelivery of a counted shard: if the run that counted the last one died
+            # before queuing the merge, queue it now (a duplicate merge changes nothing).
+            if job.phase == SHARDS and len(job.shards_finished) == len(job.shard_ranges):
+                self.send_merge(job)
             return Outcome.DUPLICATE
         what = describe(job, message.shard)
         if receive_count >= self.settings.max_receive_count:
@@ -282,13 +305,13 @@ class ShardWork:
             forward_only=True,
         )
         metrics.add_metric(name="ShardsCompleted", unit="Count", value=1)
-        if finished == total and self.queues is not None:
-            self.queues.send(
-                JobMessage(
-                    job_id=job.id, priority=job.priority, kind=MessageKind.MERGE, run_id=job.run_id
-                )
-            )
+        if finished == total:
+            self.send_merge(done)
         return Outcome.SHARD_DONE
+
+    def send_merge(self, job: Job) -> None:
+        if self.queues is not None:
+            self.queues.send(merge_message(job))
 
     def merge(
         self,
