@@ -305,3 +305,37 @@ def queued_keep(aws: AwsStack, priority: int = 2) -> list[tuple[JobMessage, int]
             QueueUrl=aws.queue_url(priority), ReceiptHandle=handle, VisibilityTimeout=0
         )
     return out
+
+
+def test_active_workers_counts_running_shard_invocations(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matchq.matching.shards as engine_shards
+
+    shard_settings(monkeypatch, 4)
+    job_id = submit_big(aws)
+    worker = runner(engine=None)
+    ((first, _),) = queued(aws)
+    worker.handle(first)
+    shards = queued(aws)
+
+    def stats() -> int:
+        status, body, _ = call("job_stats", api_event("job_stats", user="alice"))
+        assert status == 200
+        return int(body["active_workers"])
+
+    assert stats() == 0  # split, nothing running: the shards wait on the queue
+    seen = []
+    real = engine_shards.run_shard
+
+    def nested(*args: Any, **kwargs: Any) -> Any:
+        seen.append(stats())
+        if len(seen) == 1:  # a second shard runs while the first one does
+            worker.handle(shards[1][0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_shards, "run_shard", nested)
+    assert worker.handle(shards[0][0]) == Outcome.SHARD_DONE
+    assert seen == [1, 2]
+    assert stats() == 0
+    assert job_record(aws, job_id).status is JobStatus.RUNNING

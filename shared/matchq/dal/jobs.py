@@ -42,7 +42,14 @@ MERGING = "merging"  # phase once its merge began
 
 
 # What a run's shards wrote; a new run (claim, re-queue) starts without it.
-_SHARD_STATE = ("shard_ranges", "shards_finished", "rows_done", "phase", "shards_started_at")
+_SHARD_STATE = (
+    "shard_ranges",
+    "shards_finished",
+    "rows_done",
+    "phase",
+    "shards_started_at",
+    "workers",
+)
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -312,6 +319,46 @@ class JobRepository:
                 return None
             raise
         return item_to_job(result["Attributes"])
+
+    def add_worker(self, job_id: str, run_id: str, delta: int) -> None:
+        """Count a shard or merge invocation of this run as running (+1) or done (-1)."""
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="ADD #w :d",
+                ConditionExpression=self._running(run_id),
+                ExpressionAttributeNames={"#w": "workers"},
+                ExpressionAttributeValues={":d": delta},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def active_workers(self, *, user_id: str | None) -> int:
+        """Running worker invocations: one per running job in one piece (or still being
+        planned), and the shard and merge invocations of sharded ones."""
+        key: Any
+        if user_id is None:
+            index, key = BY_STATUS, Key("status").eq(JobStatus.RUNNING.value)
+        else:
+            index, key = (
+                BY_USER_STATUS,
+                Key("user_status").eq(f"{user_id}#{JobStatus.RUNNING.value}"),
+            )
+        kwargs: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": key,
+            "ProjectionExpression": "#p, #w",
+            "ExpressionAttributeNames": {"#p": "phase", "#w": "workers"},
+        }
+        total = 0
+        while True:
+            result = self._table.query(**kwargs)
+            for item in result.get("Items", []):
+                total += max(0, int(_plain(item.get("workers", 0)))) if "phase" in item else 1
+            if "LastEvaluatedKey" not in result:
+                return total
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
     def start_merge(self, job: Job, run_id: str, *, now: datetime) -> Job | None:
         """The merge of a run whose shards are all done begins (once per run)."""

@@ -113,7 +113,7 @@ class JobService:
         return {
             "total_jobs": sum(counts.values()),
             **counts,
-            "active_workers": counts[JobStatus.RUNNING.value],
+            "active_workers": self.repo.active_workers(user_id=user),
             "total_workers": self.settings.total_workers,
         }
 

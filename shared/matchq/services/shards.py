@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,6 @@ class ShardWork:
         time_left: Callable[[], float] | None,
     ) -> Outcome:
         """Match one shard into its partial file and count it; the last one queues the merge."""
-        from matchq.matching.shards import load_prepared, run_shard
 
         job = self._current(message)
         assert message.shard is not None
@@ -248,6 +248,31 @@ class ShardWork:
                 "lower ShardRows or raise WorkerMemoryMB",
             )
         start, stop = job.shard_ranges[message.shard]
+        with self._counted(job):
+            return self._run_shard(job, message, start, stop, what, time_left)
+
+    @contextmanager
+    def _counted(self, job: Job) -> Iterator[None]:
+        """This invocation counts in the stats' active_workers while it works on the job."""
+        assert job.run_id is not None
+        self.repo.add_worker(job.id, job.run_id, 1)
+        try:
+            yield
+        finally:
+            self.repo.add_worker(job.id, job.run_id, -1)
+
+    def _run_shard(
+        self,
+        job: Job,
+        message: JobMessage,
+        start: int,
+        stop: int,
+        what: str,
+        time_left: Callable[[], float] | None,
+    ) -> Outcome:
+        from matchq.matching.shards import load_prepared, run_shard
+
+        assert message.shard is not None
         reference = f"{job.run_id}/{message.shard}"
         try:
             with tempfile.TemporaryDirectory(prefix="matchq-shard-") as tmp:
@@ -323,7 +348,6 @@ class ShardWork:
         expires_at: int,
     ) -> Outcome:
         """Merge the shards' partial results into the job's result files and complete it."""
-        from matchq.matching.shards import load_prepared, merge_shards
 
         job = self._current(message)
         if job is None:
@@ -344,7 +368,13 @@ class ShardWork:
         merging = self.repo.start_merge(job, message.run_id or "", now=self.clock())
         if merging is None:
             return Outcome.DUPLICATE if self._current(message) is not None else self._stopped(job)
-        progress = reporter(merging)
+        with self._counted(merging):
+            return self._run_merge(merging, message, reporter(merging), expires_at)
+
+    def _run_merge(self, job: Job, message: JobMessage, progress: Any, expires_at: int) -> Outcome:
+        from matchq.matching.shards import load_prepared, merge_shards
+
+        merging = job
         prefix = results_prefix(job.user_id, job.id)
         try:
             with tempfile.TemporaryDirectory(prefix="matchq-merge-") as tmp:
