@@ -209,7 +209,11 @@ def test_a_failing_shard_is_retried_then_fails_the_job_naming_it(
     assert again.shard == 2 and again.attempt == 2
     assert worker.handle(again) == Outcome.RETRIED
     (last,) = [m for m, _ in queued(aws)]
+    from matchq.observability import metrics
+
+    metrics.clear_metrics()
     assert worker.handle(last) == Outcome.FAILED  # MaxAttempts is 3
+    assert "ShardFailures" in metrics.metric_set  # what the ShardFailures alarm watches
     assert calls["n"] == 3
     job = job_record(aws, job_id)
     assert job.status is JobStatus.FAILED

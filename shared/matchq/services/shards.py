@@ -189,6 +189,7 @@ class ShardWork:
         if failed is None:
             return self._stopped(job)
         metrics.add_metric(name="JobsFailed", unit="Count", value=1)
+        metrics.add_metric(name="ShardFailures", unit="Count", value=1)
         logger.warning("job failed", extra={"error_message": error_message})
         return Outcome.FAILED
 
