@@ -64,7 +64,10 @@ def shard_settings(monkeypatch: pytest.MonkeyPatch, rows: int, max_shards: int =
     forget_settings()
 
 
-def queued(aws: AwsStack, priority: int = 2) -> list[tuple[JobMessage, int]]:
+Shards = list[tuple[JobMessage, int]]
+
+
+def queued(aws: AwsStack, priority: int = 2) -> Shards:
     """Every message now on the queue (deleted from it), with its receive count."""
     sqs = aws.session.client("sqs")
     out = []
@@ -80,6 +83,17 @@ def queued(aws: AwsStack, priority: int = 2) -> list[tuple[JobMessage, int]]:
                 QueueUrl=aws.queue_url(priority), ReceiptHandle=received["ReceiptHandle"]
             )
     return out
+
+
+def split(aws: AwsStack, monkeypatch: pytest.MonkeyPatch, rows: int) -> tuple[str, Any, Shards]:
+    """Submit the big job with shards of `rows`, let a worker claim and split it; returns
+    the job id, the worker and the shard messages taken off the queue."""
+    shard_settings(monkeypatch, rows)
+    job_id = submit_big(aws)
+    worker = runner(engine=None)
+    ((first, _),) = queued(aws)
+    assert worker.handle(first) == Outcome.SHARDED
+    return job_id, worker, queued(aws)
 
 
 def drain(aws: AwsStack, seed: int = 0, duplicate: bool = False) -> list[Outcome]:
@@ -168,12 +182,7 @@ def test_max_shards_caps_the_split(aws: AwsStack, monkeypatch: pytest.MonkeyPatc
 def test_cancel_during_shards_stops_them_and_leaves_no_files(
     aws: AwsStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shard_settings(monkeypatch, 4)
-    job_id = submit_big(aws)
-    worker = runner(engine=None)
-    ((first, _),) = queued(aws)
-    assert worker.handle(first) == Outcome.SHARDED
-    shards = queued(aws)
+    job_id, worker, shards = split(aws, monkeypatch, 4)
     assert [m.kind for m, _ in shards] == [MessageKind.SHARD] * 6
     assert worker.handle(shards[0][0]) == Outcome.SHARD_DONE
     status, _, _ = call("cancel_job", api_event("cancel_job", user="alice", job_id=job_id))
@@ -190,12 +199,7 @@ def test_cancel_during_shards_stops_them_and_leaves_no_files(
 def test_a_failing_shard_is_retried_then_fails_the_job_naming_it(
     aws: AwsStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shard_settings(monkeypatch, 4)
-    job_id = submit_big(aws)
-    worker = runner(engine=None)
-    ((first, _),) = queued(aws)
-    worker.handle(first)
-    shards = queued(aws)
+    job_id, worker, shards = split(aws, monkeypatch, 4)
     calls = {"n": 0}
 
     def broken(*args: Any, **kwargs: Any) -> Any:
@@ -224,12 +228,7 @@ def test_a_failing_shard_is_retried_then_fails_the_job_naming_it(
 def test_deleting_a_sharded_job_removes_every_partial_file(
     aws: AwsStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shard_settings(monkeypatch, 4)
-    job_id = submit_big(aws)
-    worker = runner(engine=None)
-    ((first, _),) = queued(aws)
-    worker.handle(first)
-    shards = queued(aws)
+    job_id, worker, shards = split(aws, monkeypatch, 4)
     for msg, _ in shards[:3]:
         worker.handle(msg)
     prefix = results_prefix("alice", job_id)
@@ -253,12 +252,7 @@ def test_a_lost_merge_message_is_queued_again_by_a_redelivered_shard(
     aws: AwsStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = one_piece(aws, monkeypatch)
-    shard_settings(monkeypatch, 8)
-    job_id = submit_big(aws)
-    worker = runner(engine=None)
-    ((first, _),) = queued(aws)
-    worker.handle(first)
-    shards = queued(aws)
+    job_id, worker, shards = split(aws, monkeypatch, 8)
     assert {worker.handle(m) for m, _ in shards} == {Outcome.SHARD_DONE}
     assert [m.kind for m, _ in queued(aws)] == [MessageKind.MERGE]  # and now it is lost
     assert worker.handle(shards[0][0], receive_count=2) == Outcome.DUPLICATE
@@ -275,12 +269,7 @@ def test_the_reaper_resends_what_a_silent_sharded_run_needs_without_starting_ove
     from matchq.services.wiring import maintenance
 
     expected = one_piece(aws, monkeypatch)
-    shard_settings(monkeypatch, 4)
-    job_id = submit_big(aws)
-    worker = runner(engine=None)
-    ((first, _),) = queued(aws)
-    worker.handle(first)
-    shards = queued(aws)  # every shard message lost
+    job_id, worker, shards = split(aws, monkeypatch, 4)  # every shard message lost
     worker.handle(shards[0][0])
     before = job_record(aws, job_id)
     reaper = maintenance()
@@ -316,12 +305,7 @@ def test_active_workers_counts_running_shard_invocations(
 ) -> None:
     import matchq.matching.shards as engine_shards
 
-    shard_settings(monkeypatch, 4)
-    job_id = submit_big(aws)
-    worker = runner(engine=None)
-    ((first, _),) = queued(aws)
-    worker.handle(first)
-    shards = queued(aws)
+    job_id, worker, shards = split(aws, monkeypatch, 4)
 
     def stats() -> int:
         status, body, _ = call("job_stats", api_event("job_stats", user="alice"))
