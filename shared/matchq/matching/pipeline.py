@@ -288,17 +288,16 @@ def run_match(
     (an InputFileError) when modes all/one_to_one would exceed MAX_PAIRS, JobCancelled when
     `should_cancel()` turns true; nothing is left in `out_dir` in those cases.
     """
-    started = time.perf_counter()
-    rep = Reporter(progress, should_cancel)
-    with removed_on_error() as written:
-        tables = read_tables(
-            rep, config, (file1, file2), (file1_name, file2_name), max_rows, (0.0, 4.0)
-        )
-        rep.set(8.0, "Preparing values")
-        job = prepare(config, *tables)
-        return match_and_write(
-            rep, config, job, tables, Path(out_dir), written, started=started, chunk_rows=chunk_rows
-        )
+    # The worker's first step, never splitting: one place reads, prepares and matches.
+    from matchq.matching.coordinate import begin_match
+
+    summary = begin_match(
+        config, file1, file2, out_dir,
+        file1_name=file1_name, file2_name=file2_name, progress=progress,
+        should_cancel=should_cancel, max_rows=max_rows, chunk_rows=chunk_rows,
+    )  # fmt: skip
+    assert isinstance(summary, MatchSummary)  # no prepared_path: always one piece
+    return summary
 
 
 def match_and_write(
