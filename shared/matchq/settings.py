@@ -67,25 +67,44 @@ class _ServiceSettings(_Settings):
         return {p: getattr(self, f"queue_url_{name}") for p, name in PRIORITY_NAMES.items()}
 
 
-class ApiSettings(_ServiceSettings):
-    """The API functions."""
+class _CapacitySettings(_ServiceSettings):
+    """How many worker invocations may run: per queue in the cloud, slots locally."""
 
     # Per-queue worker capacity, low..urgent (the template's WorkerConcurrency* parameters).
     worker_concurrency: Annotated[list[int], NoDecode]
-    # The local stack's slot count, which replaces the queues' sum as `total_workers`.
+    # The local stack's slot count, which replaces the queues' caps.
     workers: int | None = Field(default=None, ge=1)
-    max_upload_bytes: int = Field(ge=1)
-    presign_expires_seconds: int = Field(default=900, ge=1, le=604800)
 
     _split_concurrency = field_validator("worker_concurrency", mode="before")(_comma_list)
+
+    @field_validator("worker_concurrency")
+    @classmethod
+    def _four(cls, value: list[int]) -> list[int]:
+        if len(value) != len(PRIORITY_NAMES) or min(value) < 1:
+            raise ValueError("needs four positive numbers, low,normal,high,urgent")
+        return value
 
     @property
     def total_workers(self) -> int:
         """Configured worker capacity: the local slot count, else the sum of the queues' caps."""
         return self.workers if self.workers is not None else sum(self.worker_concurrency)
 
+    def concurrency(self, priority: int) -> int:
+        """Invocations that may run at once from the queue of `priority` (1..4): its cap in
+        the cloud; locally every slot takes every queue."""
+        if self.workers is not None:
+            return self.workers
+        return self.worker_concurrency[priority - 1]
 
-class WorkerSettings(_ServiceSettings):
+
+class ApiSettings(_CapacitySettings):
+    """The API functions."""
+
+    max_upload_bytes: int = Field(ge=1)
+    presign_expires_seconds: int = Field(default=900, ge=1, le=604800)
+
+
+class WorkerSettings(_CapacitySettings):
     """The worker: retries, heartbeats, limits."""
 
     max_attempts: int = Field(ge=1)

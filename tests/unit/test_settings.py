@@ -53,6 +53,19 @@ def test_the_local_slot_count_replaces_the_queue_caps(env: pytest.MonkeyPatch) -
     assert load_settings(ApiSettings).total_workers == 1
 
 
+def test_shards_are_planned_for_the_workers_of_the_jobs_queue(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MATCHQ_MAX_ATTEMPTS", "3")
+    env.setenv("MATCHQ_MAX_RECEIVE_COUNT", "3")
+    settings = load_settings(WorkerSettings)
+    assert [settings.concurrency(p) for p in (1, 2, 3, 4)] == [2, 3, 5, 10]
+    env.setenv("MATCHQ_WORKERS", "4")  # locally every slot takes every queue
+    assert [load_settings(WorkerSettings).concurrency(p) for p in (1, 4)] == [4, 4]
+    for bad in ("2,3,5", "2,0,5,10"):
+        env.setenv("MATCHQ_WORKER_CONCURRENCY", bad)
+        with pytest.raises(ConfigurationError, match="MATCHQ_WORKER_CONCURRENCY: .*four"):
+            load_settings(WorkerSettings)
+
+
 def test_a_missing_resource_name_is_named(env: pytest.MonkeyPatch) -> None:
     env.delenv("MATCHQ_TABLE_NAME")
     with pytest.raises(ConfigurationError, match="MATCHQ_TABLE_NAME is required"):

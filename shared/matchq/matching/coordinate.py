@@ -49,10 +49,12 @@ def begin_match(
     prepared_path: Path | None = None,
     shard_rows: int | None = None,
     max_shards: int = 1,
+    concurrency: int = 1,
 ) -> MatchSummary | PlannedShards:
     """Match in one piece (as run_match, into `out_dir`) or, when the planner splits the job
     into several shards (never without `prepared_path`), store the prepared job there and
-    return the plan. Raises what run_match raises; nothing is left behind on an error."""
+    return the plan (`concurrency`: the workers that may run its shards at once, see
+    plan_shards). Raises what run_match raises; nothing is left behind on an error."""
     started = time.perf_counter()
     rep = Reporter(progress, should_cancel)
     with removed_on_error() as written:
@@ -62,7 +64,9 @@ def begin_match(
         rep.set(8.0, "Preparing values")
         job = prepare(config, *tables)
         if prepared_path is not None and max_shards > 1:
-            ranges = plan_shards(job, shard_rows=shard_rows, max_shards=max_shards)
+            ranges = plan_shards(
+                job, shard_rows=shard_rows, max_shards=max_shards, concurrency=concurrency
+            )
             if len(ranges) > 1:
                 del tables
                 written.append(Path(prepared_path))

@@ -69,6 +69,8 @@ SEARCH_SECONDS: dict[str, tuple[float, float, float]] = {
 PAIR_SECONDS = 3e-7  # a row pair verified on one mapping, besides its scorer's own cost
 ROW_SECONDS = 2e-5  # fixed cost per file1 row (measured 1.6e-5 on a selective exact join)
 DEFAULT_TARGET_SECONDS = 180.0  # a shard's estimated work at most (Lambda: 900 s at most)
+MIN_SHARD_SECONDS = 10.0  # a shard's estimated work at least: its fixed cost is ~1 s
+SPLIT_MIN_SECONDS = 30.0  # a job estimated within this stays one shard (a split costs ~5 s)
 
 
 # --- strings and integers in npz members -----------------------------------------------------
@@ -307,22 +309,29 @@ def plan_shards(
     shard_rows: int | None,
     max_shards: int,
     target_seconds: float = DEFAULT_TARGET_SECONDS,
+    concurrency: int = 1,
 ) -> list[tuple[int, int]]:
     """file1 row ranges [start, stop), in order, covering [0, rows1) once; at most
     `max_shards` of them.
 
     With `shard_rows`, ranges of that many rows (more when that would make more than
-    `max_shards`); without, as many rows as `estimate_row_seconds` says take
-    `target_seconds`, in whole chunks. A job within the target is one shard.
+    `max_shards`). Without, the job's estimated work (`estimate_row_seconds`) is spread
+    over the `concurrency` workers that may run its shards at once: each shard gets a
+    share of it, between MIN_SHARD_SECONDS and `target_seconds`, in whole chunks. A job
+    within the target (or within SPLIT_MIN_SECONDS) is one shard.
     """
     n = job.rows1
     if max_shards < 1:
         raise ValueError("max_shards must be at least 1")
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
     if shard_rows is None:
         per_row = estimate_row_seconds(job)
-        if n * per_row <= target_seconds:
+        total = n * per_row
+        target = min(target_seconds, max(MIN_SHARD_SECONDS, total / concurrency))
+        if total <= max(target, SPLIT_MIN_SECONDS):
             return [(0, n)]
-        shard_rows = max(DEFAULT_CHUNK_ROWS, int(target_seconds / per_row))
+        shard_rows = max(DEFAULT_CHUNK_ROWS, int(target / per_row))
         shard_rows -= shard_rows % DEFAULT_CHUNK_ROWS
     if shard_rows < 1:
         raise ValueError("shard_rows must be at least 1")

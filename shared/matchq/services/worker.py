@@ -287,6 +287,7 @@ class JobRunner:
             prepared_path=tmp / "prepared.npz",
             shard_rows=self.settings.shard_rows,
             max_shards=self.settings.max_shards if self.queues is not None else 1,
+            concurrency=self.settings.concurrency(job.priority),
         )
         ranges = getattr(summary, "shard_ranges", None)
         if ranges is not None:

@@ -244,6 +244,24 @@ def test_shards_follow_the_estimate() -> None:
         plan_shards(job, shard_rows=5, max_shards=0)
 
 
+def test_shards_spread_the_work_over_the_workers_that_may_run_them() -> None:
+    job = small_job(100_000, 5)
+    with mock.patch.object(shards, "estimate_row_seconds", return_value=0.001):  # 100 s
+        sizes = lambda **kw: [hi - lo for lo, hi in plan_shards(job, shard_rows=None, **kw)]
+        # one worker: shards as long as the target allows
+        assert sizes(max_shards=100, target_seconds=50) == [50_000, 50_000]
+        # four: a quarter of the work each (25 s), still within the target
+        assert sizes(max_shards=100, target_seconds=50, concurrency=4) == [25_000] * 4
+        # a hundred: never below MIN_SHARD_SECONDS of work, so ten shards, not a hundred
+        assert sizes(max_shards=100, concurrency=100) == [10_000] * 10
+        assert sizes(max_shards=3, concurrency=100) == [33_334, 33_334, 33_332]
+    with mock.patch.object(shards, "estimate_row_seconds", return_value=0.0002):  # 20 s
+        # within SPLIT_MIN_SECONDS: one shard however many workers wait
+        assert sizes(max_shards=100, concurrency=100) == [100_000]
+    with pytest.raises(ValueError, match="concurrency"):
+        plan_shards(job, shard_rows=None, max_shards=3, concurrency=0)
+
+
 def names_job(n1: int, n2: int, threshold: float = 80, scorer: str = "ratio") -> PreparedJob:
     t1 = Table("a", ["c"], {"c": [f"name {k}" for k in range(n1)]}, n1)
     t2 = Table("b", ["c"], {"c": [f"name {k % 977}" for k in range(n2)]}, n2)
