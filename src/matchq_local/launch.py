@@ -37,6 +37,7 @@ class RunningStack:
     secret: str
     log: Path
     workers: int
+    pid: int  # of the `matchq serve` process
 
 
 def free_port() -> int:
@@ -111,6 +112,7 @@ def background_stack(
             secret=secret or local_jwt_secret(),
             log=log,
             workers=int(ready["workers"]),
+            pid=process.pid,
         )
     finally:
         code = _stop(process, stop_timeout, stop_signal)

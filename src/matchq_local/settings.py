@@ -42,6 +42,9 @@ class LocalSettings(BaseSettings):
     port: Port = 5000
     aws_port: Port = DEFAULT_AWS_PORT
     workers: Annotated[int, Field(ge=1)] = 2
+    # Worker slots as child processes (the default: they use the cores) or as threads of
+    # the stack's process (one interpreter; docs/local-stack.md, "Worker slots").
+    slots: Literal["processes", "threads"] = "processes"
     host: str = LOOPBACK
     jwt_secret: str | None = None
     log_level: LogLevel = "WARNING"

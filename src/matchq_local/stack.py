@@ -111,6 +111,7 @@ class RunningStack:
         from matchq_local.gateway import Gateway, GatewayServer
         from matchq_local.scheduler import Schedule, rate_seconds
         from matchq_local.secret import local_jwt_secret
+        from matchq_local.slots import SlotProcesses
         from matchq_local.workers import WorkerPool, polled_queues
 
         config = self.config
@@ -138,8 +139,18 @@ class RunningStack:
             self._gateway = GatewayServer(gateway, config.host, config.port).start()
             sqs = session(endpoint).client("sqs")
             for name in sorted({source.function for source in stack.event_sources}):
-                queues = polled_queues(stack, endpoint, name)
-                self._pools.append(WorkerPool(functions[name], queues, sqs, config.workers).start())
+                if config.slots == "processes":
+                    pool: Any = SlotProcesses(
+                        name,
+                        endpoint=endpoint,
+                        parameters=parameters,
+                        slots=config.workers,
+                        log_level=config.log_level,
+                    )
+                else:
+                    queues = polled_queues(stack, endpoint, name)
+                    pool = WorkerPool(functions[name], queues, sqs, config.workers)
+                self._pools.append(pool.start())
             for name, expression in stack.schedules.items():
                 interval = config.maintenance_seconds or rate_seconds(expression)
                 if interval is None:

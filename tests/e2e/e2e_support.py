@@ -25,6 +25,7 @@ class Stack:
     secret: str
     log: Path
     workers: int
+    pid: int = 0  # of the `matchq serve` process, when the test started it
 
     def token(self, user: str, *, admin: bool = False, ttl: int = 3600) -> str:
         return issue_token(self.secret, user, admin=admin, ttl_seconds=ttl)
@@ -187,4 +188,5 @@ def own_stack(
             secret=running.secret,
             log=log,
             workers=workers,
+            pid=running.pid,
         )

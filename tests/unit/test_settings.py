@@ -62,7 +62,7 @@ def test_shards_are_planned_for_the_workers_of_the_jobs_queue(env: pytest.Monkey
     assert [load_settings(WorkerSettings).concurrency(p) for p in (1, 4)] == [4, 4]
     for bad in ("2,3,5", "2,0,5,10"):
         env.setenv("MATCHQ_WORKER_CONCURRENCY", bad)
-        with pytest.raises(ConfigurationError, match="MATCHQ_WORKER_CONCURRENCY: .*four"):
+        with pytest.raises(ConfigurationError, match=r"MATCHQ_WORKER_CONCURRENCY: .*four"):
             load_settings(WorkerSettings)
 
 

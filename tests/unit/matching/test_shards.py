@@ -246,8 +246,11 @@ def test_shards_follow_the_estimate() -> None:
 
 def test_shards_spread_the_work_over_the_workers_that_may_run_them() -> None:
     job = small_job(100_000, 5)
+
+    def sizes(**kw: Any) -> list[int]:
+        return [hi - lo for lo, hi in plan_shards(job, shard_rows=None, **kw)]
+
     with mock.patch.object(shards, "estimate_row_seconds", return_value=0.001):  # 100 s
-        sizes = lambda **kw: [hi - lo for lo, hi in plan_shards(job, shard_rows=None, **kw)]
         # one worker: shards as long as the target allows
         assert sizes(max_shards=100, target_seconds=50) == [50_000, 50_000]
         # four: a quarter of the work each (25 s), still within the target
