@@ -94,12 +94,20 @@ class Job(BaseModel):
     shard_ranges: list[tuple[int, int]] = Field(default_factory=list)
     shards_finished: frozenset[int] = frozenset()
     rows_done: int = 0  # file1 rows matched by finished shards
+    # file1 rows matched so far by shards still running, by shard (their heartbeats)
+    shard_rows: dict[int, int] = Field(default_factory=dict)
     phase: str | None = None  # "shards" while shards run, "merging" once the merge began
     shards_started_at: datetime | None = None
 
     @property
     def sharded(self) -> bool:
         return bool(self.shard_ranges)
+
+    @property
+    def rows_matched(self) -> int:
+        """file1 rows matched so far: by finished shards, and by running ones."""
+        running = sum(n for i, n in self.shard_rows.items() if i not in self.shards_finished)
+        return self.rows_done + running
 
     @property
     def shards_total(self) -> int:

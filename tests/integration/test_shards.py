@@ -327,3 +327,42 @@ def test_active_workers_counts_running_shard_invocations(
     assert seen == [1, 2]
     assert stats() == 0
     assert job_record(aws, job_id).status is JobStatus.RUNNING
+
+
+def test_progress_and_eta_move_with_the_rows_running_shards_match(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matchq.matching.shards as engine_shards
+
+    monkeypatch.setenv("MATCHQ_HEARTBEAT_INTERVAL_SECONDS", "0")
+    job_id, worker, shards = split(aws, monkeypatch, 10)  # 23 rows: 10, 10, 3
+    real = engine_shards.run_shard
+    seen: list[tuple[int, str, int | None]] = []
+
+    def row_by_row(*args: Any, **kwargs: Any) -> Any:
+        on_rows = kwargs["on_rows"]
+
+        def observed(rows: int) -> None:
+            on_rows(rows)
+            job = job_record(aws, job_id)
+            seen.append((job.progress, job.message, job.estimated_remaining))
+
+        return real(*args, **{**kwargs, "on_rows": observed, "chunk_rows": 1})
+
+    monkeypatch.setattr(engine_shards, "run_shard", row_by_row)
+    assert worker.handle(shards[1][0]) == Outcome.SHARD_DONE
+    # Within the shard (the row before each read was reported by the beat of the next
+    # chunk): progress over 10..90 % by rows, never backwards, with an ETA.
+    progress = [p for p, _, _ in seen]
+    assert progress == sorted(progress)
+    assert progress[0] == 10 and progress[-1] == 10 + 80 * 9 // 23
+    assert "Matched 0 of 3 shards (9 of 23 rows)" in [m for _, m, _ in seen]
+    assert all(eta is not None for p, _, eta in seen if p > 10)
+    finished = job_record(aws, job_id)
+    assert (finished.progress, finished.message) == (
+        10 + 80 * 10 // 23,
+        "Matched 1 of 3 shards (10 of 23 rows)",
+    )
+    # the next shard's rows add to the finished one's
+    assert worker.handle(shards[2][0]) == Outcome.SHARD_DONE
+    assert job_record(aws, job_id).message == "Matched 2 of 3 shards (13 of 23 rows)"

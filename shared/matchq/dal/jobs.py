@@ -49,6 +49,7 @@ _SHARD_STATE = (
     "phase",
     "shards_started_at",
     "workers",
+    "shard_rows",
 )
 
 
@@ -99,6 +100,8 @@ def job_to_item(job: Job) -> dict[str, Any]:
         item["rows_done"] = job.rows_done
     if job.shards_finished:
         item["shards_finished"] = set(job.shards_finished)
+    if job.shard_ranges:
+        item["shard_rows"] = {str(i): n for i, n in job.shard_rows.items()}
     return item
 
 
@@ -128,6 +131,7 @@ def item_to_job(item: dict[str, Any]) -> Job:
         shard_ranges=[tuple(r) for r in json.loads(data.get("shard_ranges") or "[]")],
         shards_finished=frozenset(int(i) for i in data.get("shards_finished", ())),
         rows_done=data.get("rows_done", 0),
+        shard_rows={int(i): int(n) for i, n in (data.get("shard_rows") or {}).items()},
         phase=data.get("phase"),
         shards_started_at=parse_ts(data.get("shards_started_at")),
     )
@@ -278,6 +282,7 @@ class JobRepository:
             set_values={
                 "shard_ranges": json.dumps(ranges, separators=(",", ":")),
                 "rows_done": 0,
+                "shard_rows": {},
                 "phase": SHARDS,
                 "shards_started_at": iso_precise(now),
                 "heartbeat_at": iso_precise(now),
@@ -285,11 +290,37 @@ class JobRepository:
             },
         )
 
-    def heartbeat(self, job_id: str, run_id: str, *, now: datetime) -> Job | None:
-        """A shard or merge of this run is alive; None when the run no longer holds the job."""
-        return self._transition(
-            job_id, condition=self._running(run_id), set_values={"heartbeat_at": iso_precise(now)}
-        )
+    def heartbeat(
+        self,
+        job_id: str,
+        run_id: str,
+        *,
+        now: datetime,
+        shard: int | None = None,
+        rows: int | None = None,
+    ) -> Job | None:
+        """A shard or merge of this run is alive; None when the run no longer holds the job.
+        With `shard` and `rows`: that shard has matched `rows` of its file1 rows so far."""
+        if shard is None or rows is None:
+            return self._transition(
+                job_id,
+                condition=self._running(run_id),
+                set_values={"heartbeat_at": iso_precise(now)},
+            )
+        try:
+            result = self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET heartbeat_at = :now, shard_rows.#shard = :rows",
+                ConditionExpression=self._running(run_id) & Attr("shard_rows").exists(),
+                ExpressionAttributeNames={"#shard": str(shard)},
+                ExpressionAttributeValues={":now": iso_precise(now), ":rows": rows},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):  # lost the job, or a run split without shard_rows
+                return self.heartbeat(job_id, run_id, now=now)
+            raise
+        return item_to_job(result["Attributes"])
 
     def finish_shard(
         self, job_id: str, run_id: str, shard: int, rows: int, *, now: datetime

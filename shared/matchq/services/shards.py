@@ -34,6 +34,9 @@ from matchq.settings import WorkerSettings
 PREPARED = "prepared.npz"
 # Shard progress spans 10..90 %: preparing comes before, the merge after.
 SHARDS_FROM, SHARDS_SPAN = 10.0, 80.0
+# The merge's time as a share of the shard phase's, for the ETA: an allowance (it reads
+# both files again and writes the results), not a measurement.
+MERGE_SHARE = 0.1
 
 
 def work_prefix(job: Job) -> str:
@@ -87,7 +90,9 @@ class Stop(Exception):
 
 class Beat:
     """Heartbeat of a shard or merge at most every `interval` seconds; raises Stop when
-    the run no longer holds the job, JobCancelled-like checks for the engine's tick."""
+    the run no longer holds the job (the engine's tick). A shard's beat also records the
+    rows it matched so far (`rows`, set by the engine's on_rows) and moves the job's
+    progress with them (`on_job`)."""
 
     def __init__(
         self,
@@ -98,10 +103,18 @@ class Beat:
         clock: Callable[[], datetime],
         time_left: Callable[[], float] | None,
         margin: float,
+        shard: int | None = None,
+        on_job: Callable[[Job], None] | None = None,
     ) -> None:
         self.repo, self.job, self.interval, self.clock = repo, job, interval, clock
         self.time_left, self.margin = time_left, margin
+        self.shard, self.on_job = shard, on_job
+        self.rows: int | None = None
         self.last = time.monotonic()
+
+    def matched(self, rows: int) -> None:
+        """The engine's on_rows: the shard has matched `rows` of its rows."""
+        self.rows = rows
 
     def __call__(self) -> None:
         if self.time_left is not None and self.time_left() < self.margin:
@@ -110,8 +123,13 @@ class Beat:
             return
         self.last = time.monotonic()
         assert self.job.run_id is not None
-        if self.repo.heartbeat(self.job.id, self.job.run_id, now=self.clock()) is None:
+        job = self.repo.heartbeat(
+            self.job.id, self.job.run_id, now=self.clock(), shard=self.shard, rows=self.rows
+        )
+        if job is None:
             raise Stop
+        if self.on_job is not None and self.rows is not None:
+            self.on_job(job)
 
 
 class ShardWork:
@@ -210,7 +228,9 @@ class ShardWork:
             return self._stopped(job)
         return self._retry(job, message, "merge of the shards", f"{job.run_id}/merge")
 
-    def _beat(self, job: Job, time_left: Callable[[], float] | None) -> Beat:
+    def _beat(
+        self, job: Job, time_left: Callable[[], float] | None, shard: int | None = None
+    ) -> Beat:
         return Beat(
             self.repo,
             job,
@@ -218,6 +238,8 @@ class ShardWork:
             clock=self.clock,
             time_left=time_left,
             margin=self.margin,
+            shard=shard,
+            on_job=None if shard is None else self._report,
         )
 
     def shard(
@@ -279,9 +301,11 @@ class ShardWork:
             with tempfile.TemporaryDirectory(prefix="matchq-shard-") as tmp:
                 prepared = Path(tmp) / PREPARED
                 self.storage.download(work_prefix(job) + PREPARED, prepared)
-                beat = self._beat(job, time_left)
+                beat = self._beat(job, time_left, shard=message.shard)
                 part = Path(tmp) / "part.npz"
-                run_shard(load_prepared(prepared), start, stop, part, tick=beat)
+                run_shard(
+                    load_prepared(prepared), start, stop, part, tick=beat, on_rows=beat.matched
+                )
                 beat()
                 self.storage.upload(part, part_key(job, message.shard), "application/octet-stream")
         except (Stop, JobCancelled):
@@ -312,28 +336,41 @@ class ShardWork:
             if current is not None and message.shard in current.shards_finished:
                 return Outcome.DUPLICATE
             return self._stopped(job)
-        total = len(done.shard_ranges)
-        finished = len(done.shards_finished)
-        rows1 = done.shard_ranges[-1][1]
+        self._report(done, force=True)
+        metrics.add_metric(name="ShardsCompleted", unit="Count", value=1)
+        if len(done.shards_finished) == len(done.shard_ranges):
+            self.send_merge(done)
+        return Outcome.SHARD_DONE
+
+    def _report(self, job: Job, *, force: bool = False) -> None:
+        """The job's progress over its shards, from the rows matched by finished and running
+        shards; the ETA from the rows per second measured since the shards began. Written
+        when it moved a whole percent (or `force`), never backwards."""
+        assert job.run_id is not None
+        rows1 = job.shard_ranges[-1][1]
+        matched = min(job.rows_matched, rows1)
+        progress = int(SHARDS_FROM + SHARDS_SPAN * matched / max(1, rows1))
+        if progress <= job.progress and not force:
+            return
+        now = self.clock()
         eta = None
-        if done.shards_started_at is not None and done.rows_done > 0:
-            elapsed = (now - done.shards_started_at).total_seconds()
-            rate = done.rows_done / max(elapsed, 1e-3)
-            # the rest of the shards at the rate measured so far, plus a merge
-            eta = int(max(0, rows1 - done.rows_done) / rate + elapsed * 0.1)
+        if job.shards_started_at is not None and matched > 0:
+            elapsed = (now - job.shards_started_at).total_seconds()
+            rate = matched / max(elapsed, 1e-3)
+            # the rest of the rows at the rate measured so far, plus a merge
+            eta = int((rows1 - matched) / rate + elapsed * MERGE_SHARE)
         self.repo.report_progress(
             job.id,
             job.run_id,
-            progress=int(SHARDS_FROM + SHARDS_SPAN * min(1.0, done.rows_done / max(1, rows1))),
-            message=f"Matched {finished:,} of {total:,} shards",
+            progress=progress,
+            message=(
+                f"Matched {job.shards_done:,} of {job.shards_total:,} shards "
+                f"({matched:,} of {rows1:,} rows)"
+            ),
             estimated_remaining=eta,
             now=now,
             forward_only=True,
         )
-        metrics.add_metric(name="ShardsCompleted", unit="Count", value=1)
-        if finished == total:
-            self.send_merge(done)
-        return Outcome.SHARD_DONE
 
     def send_merge(self, job: Job) -> None:
         if self.queues is not None:
