@@ -366,3 +366,51 @@ def test_progress_and_eta_move_with_the_rows_running_shards_match(
     # the next shard's rows add to the finished one's
     assert worker.handle(shards[2][0]) == Outcome.SHARD_DONE
     assert job_record(aws, job_id).message == "Matched 2 of 3 shards (13 of 23 rows)"
+
+
+def test_a_shard_that_fails_once_succeeds_on_retry_with_exact_results(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matchq.matching.shards as engine_shards
+
+    expected = one_piece(aws, monkeypatch)
+    job_id, worker, shards = split(aws, monkeypatch, 4)
+    real = engine_shards.run_shard
+    failures = []
+
+    def flaky(job: Any, start: int, stop: int, *args: Any, **kwargs: Any) -> Any:
+        if start == 8 and not failures:
+            failures.append(start)
+            raise OSError("the disk filled up")
+        return real(job, start, stop, *args, **kwargs)
+
+    monkeypatch.setattr(engine_shards, "run_shard", flaky)
+    outcomes = [worker.handle(m) for m, _ in shards]
+    assert outcomes.count(Outcome.RETRIED) == 1 and failures == [8]
+    assert drain(aws) == [Outcome.SHARD_DONE, Outcome.COMPLETED]  # the retry, then the merge
+    assert results(aws, job_id) == expected
+    assert aws.keys(results_prefix("alice", job_id) + "_shards/") == []
+
+
+def test_cancel_during_the_merge_stops_it_and_leaves_no_files(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matchq.matching.shards as engine_shards
+
+    monkeypatch.setenv("MATCHQ_HEARTBEAT_INTERVAL_SECONDS", "0")
+    job_id, worker, shards = split(aws, monkeypatch, 4)
+    assert {worker.handle(m) for m, _ in shards} == {Outcome.SHARD_DONE}
+    ((merge, _),) = queued(aws)
+    real = engine_shards.merge_shards
+
+    def cancelled_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        status, _, _ = call("cancel_job", api_event("cancel_job", user="alice", job_id=job_id))
+        assert status == 200
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_shards, "merge_shards", cancelled_meanwhile)
+    assert worker.handle(merge) == Outcome.CANCELLED
+    job = job_record(aws, job_id)
+    assert job.status is JobStatus.CANCELLED and job.result_files == []
+    assert aws.keys(results_prefix("alice", job_id)) == []
+    assert worker.handle(merge, receive_count=2) == Outcome.CANCELLED  # a redelivery too
