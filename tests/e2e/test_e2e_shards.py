@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from matchq_client import Job
-from tests.e2e.e2e_support import Stack, own_stack, wait_job
+from tests.e2e.e2e_support import TINY_CONFIG, Stack, own_stack, tiny_files, wait_job, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -47,3 +47,23 @@ def test_a_sharded_job_on_the_local_stack_equals_the_one_piece_run(
     assert (whole.shards_total, whole.shards_done) == (1, 1)
     assert (job.shards_total, job.shards_done) == (7, 7)  # 2,680 rows
     assert got == expected
+
+
+def test_an_urgent_job_overtakes_the_waiting_shards_of_a_low_priority_job(
+    sample_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    settings = {"MATCHQ_SHARD_ROWS": "100"}  # 2,680 rows: 27 shards on one slot
+    with (
+        own_stack(tmp_path / "serve.log", workers=1, settings=settings) as stack,
+        stack.client("priority-user") as client,
+    ):
+        big = client.submit_files(*sample_files, CONFIG, name="big and low", priority=1)
+        wait_until(lambda: client.get_job(big).shards_total > 1, timeout=60, what="the split")
+        urgent = client.submit_files(*tiny_files(tmp_path), TINY_CONFIG, priority=4)
+        done = wait_job(client, urgent, timeout=60)
+        assert done.status == "completed", done.error_message
+        meanwhile = client.get_job(big)
+        # the urgent job ran after at most the shard the slot was on
+        assert meanwhile.status == "running"
+        assert meanwhile.shards_done < meanwhile.shards_total == 27
+        assert wait_job(client, big, timeout=240).status == "completed"
