@@ -20,7 +20,7 @@ from matchq.matching.candidates import driver_candidates, pick_driver
 from matchq.matching.pairs import ChunkResult
 from matchq.matching.plan import Plan, PreparedJob
 from matchq.matching.selection import BestSink, Sink, sink_for
-from matchq.matching.verify import evaluate
+from matchq.matching.verify import evaluate, evaluate_all
 
 EXPAND_LIMIT = 2_000_000  # row pairs evaluated per batch
 CROSS_MIN = 2_000  # join groups with at least this many row pairs use a fuzzy driver
@@ -83,10 +83,7 @@ def _match_cross(pair: GroupPair, a_rows: np.ndarray, b_rows: np.ndarray) -> Non
     """All pairs of a_rows x b_rows, pruned by a fuzzy driver when one has a bound."""
     driver = pick_driver(pair)
     if driver is None:
-        step = max(1, EXPAND_LIMIT // max(1, len(a_rows)))
-        for k in range(0, len(b_rows), step):
-            b = b_rows[k : k + step]
-            evaluate(pair, np.repeat(a_rows, len(b)), np.tile(b, len(a_rows)), {})
+        evaluate_all(pair, a_rows, b_rows)
         return
     queries, order_a, starts_a, counts_a = _grouped(driver.codes1[a_rows])
     choices, order_b, starts_b, counts_b = _grouped(driver.codes2[b_rows])

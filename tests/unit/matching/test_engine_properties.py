@@ -27,6 +27,7 @@ from matchq.matching import (
     plan,
     prepare,
     select,
+    verify,
 )
 from tests.unit.matching.reference import reference_match
 
@@ -114,6 +115,8 @@ def tiny_limits(stack: ExitStack) -> None:
     stack.enter_context(mock.patch.object(count_filter, "FILTER_COLS", 2))
     stack.enter_context(mock.patch.object(count_filter, "VERIFY_ROWS", 2))
     stack.enter_context(mock.patch.object(count_filter, "RESULT_BATCH", 1))
+    # blocks no mapping prunes, scored a row or two at a time
+    stack.enter_context(mock.patch.object(verify, "DENSE_PAIRS", 3))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
