@@ -64,7 +64,7 @@ CASES: dict[str, dict[str, Any]] = {
                 ("zip", "ratio"),
                 ("email", "ratio"),
             ]
-        ],  # fmt: skip
+        ],
         "threshold": 50,
         "match_mode": "best",
     },
