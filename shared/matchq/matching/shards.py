@@ -317,7 +317,8 @@ def plan_shards(
     With `shard_rows`, ranges of that many rows (more when that would make more than
     `max_shards`). Without, the job's estimated work (`estimate_row_seconds`) is spread
     over the `concurrency` workers that may run its shards at once: each shard gets a
-    share of it, between MIN_SHARD_SECONDS and `target_seconds`, in whole chunks. A job
+    share of it, between MIN_SHARD_SECONDS and `target_seconds`, in whole chunks (fewer
+    rows than one chunk when a chunk's work exceeds that share). A job
     within the target (or within SPLIT_MIN_SECONDS) is one shard.
     """
     n = job.rows1
@@ -331,8 +332,11 @@ def plan_shards(
         target = min(target_seconds, max(MIN_SHARD_SECONDS, total / concurrency))
         if total <= max(target, SPLIT_MIN_SECONDS):
             return [(0, n)]
-        shard_rows = max(DEFAULT_CHUNK_ROWS, int(target / per_row))
-        shard_rows -= shard_rows % DEFAULT_CHUNK_ROWS
+        # whole chunks; less than one only when one chunk is more work than the target
+        # (slow scorers against a big file2: WRatio takes ~0.25 s per row against 1M rows)
+        shard_rows = max(1, int(target / per_row))
+        if shard_rows >= DEFAULT_CHUNK_ROWS:
+            shard_rows -= shard_rows % DEFAULT_CHUNK_ROWS
     if shard_rows < 1:
         raise ValueError("shard_rows must be at least 1")
     shard_rows = max(shard_rows, math.ceil(n / max_shards))

@@ -235,9 +235,16 @@ def test_shards_follow_the_estimate() -> None:
         capped = plan_shards(job, shard_rows=None, max_shards=2, target_seconds=30)
         assert capped == [(0, 50_000), (50_000, 100_000)]
         assert plan_shards(job, shard_rows=None, max_shards=9, target_seconds=100) == [(0, 100_000)]
-        # never below one chunk per shard, whole chunks only
+        # whole chunks while a chunk is within the target
+        chunks = plan_shards(job, shard_rows=None, max_shards=1000, target_seconds=7)
+        assert {hi - lo for lo, hi in chunks[:-1]} == {shards.DEFAULT_CHUNK_ROWS}
+        # below one chunk when a chunk is more work than the target
         tiny = plan_shards(job, shard_rows=None, max_shards=1000, target_seconds=1)
-        assert {hi - lo for lo, hi in tiny[:-1]} == {shards.DEFAULT_CHUNK_ROWS}
+        assert {hi - lo for lo, hi in tiny} == {1000}
+    with mock.patch.object(shards, "estimate_row_seconds", return_value=0.25):  # WRatio at 1M
+        slow = plan_shards(job, shard_rows=None, max_shards=1000, concurrency=100)
+        assert {hi - lo for lo, hi in slow[:-1]} == {720}  # 180 s each
+        assert len(slow) == 139
     with pytest.raises(ValueError, match="shard_rows"):
         plan_shards(job, shard_rows=0, max_shards=3)
     with pytest.raises(ValueError, match="max_shards"):
