@@ -14,8 +14,11 @@ Part 2, cloud projection for --cloud-rows x --cloud-rows with `ratio`, `token_so
 and `WRatio`, from times measured here with the engine's own functions:
 
 - prepare: `prepare_files` + `save_prepared` (what the coordinating worker does);
-- a shard: `load_prepared`, then `run_shard` on a sample of file1 rows against all of file2,
-  sized to run about --sample-seconds; per-row time = its time / its rows;
+- a shard: `load_prepared`, then (after a 20-row warm-up) `run_shard` on a sample of file1
+  rows from the middle of file1 against all of file2: one chunk (5,000 rows, the unit the
+  engine filters in) or the smallest planned shard if smaller, or fewer rows (sized by the
+  planner's estimate to about --sample-seconds) when that would run over 4x that;
+  per-row time = its time / its rows;
 - the shard size: `plan_shards` as the worker calls it (no ShardRows, MaxShards 1000,
   concurrency C);
 - merge: `merge_shards` of a real 1M x 1M job (an exact mapping on the same files, sharded
@@ -207,7 +210,8 @@ def part_local(args: argparse.Namespace, workdir: Path) -> bool:
     files = write_names(workdir, args.rows)
     runs = [run_local(files, s, workdir, args.timeout) for s in args.slots]
     base = runs[0]
-    print("| slots | wall s | shards | peak RSS MB (tree) | peak PSS MB (tree) | vs 1st | results |")
+    print("| slots | wall s | shards | peak RSS MB (tree) | peak PSS MB (tree) | vs 1st | results |"
+          )  # fmt: skip
     print("| ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     ok = True
     for r in runs:
@@ -255,6 +259,7 @@ def measure_scorer(
 ) -> Measured:
     from matchq.config import MatchConfig
     from matchq.matching.shards import (
+        DEFAULT_CHUNK_ROWS,
         estimate_row_seconds,
         load_prepared,
         plan_shards,
@@ -264,7 +269,7 @@ def measure_scorer(
     )
 
     config = MatchConfig(**config_for(scorer, synth_id(), synth_id()))
-    names = {"file1_name": "file1.csv", "file2_name": "file2.csv"}
+    names: dict[str, Any] = {"file1_name": "file1.csv", "file2_name": "file2.csv"}
     job, prepare_s = _timed(prepare_files, config, *files, max_rows=10_000_000, **names)
     path = workdir / f"prepared-{scorer}.npz"
     _, save_s = _timed(save_prepared, job, path)
@@ -275,10 +280,15 @@ def measure_scorer(
         for c in args.concurrency
     }
     middle = job.rows1 // 2
-    probe = min(50, job.rows1 - middle)
-    _, probe_s = _timed(run_shard, job, middle, middle + probe, workdir / "probe.npz")
-    rows = int(args.sample_seconds / max(probe_s / probe, 1e-9))
-    rows = max(probe, min(rows, 20_000, job.rows1 - middle))
+    run_shard(job, middle, middle + min(20, job.rows1 - middle), workdir / "warm.npz")
+    # A row costs less in a full chunk (the filter's pass over file2 is shared by the
+    # chunk's rows), so the sample is one chunk, or the smallest planned shard if smaller;
+    # fewer rows (sized by the planner's estimate) when that would take too long.
+    estimate = max(estimate_row_seconds(job), 1e-9)
+    smallest = min(hi - lo for ranges in plans.values() for lo, hi in ranges)
+    rows = min(smallest, DEFAULT_CHUNK_ROWS, job.rows1 - middle)
+    if rows * estimate > 4 * args.sample_seconds:
+        rows = max(20, min(rows, int(args.sample_seconds / estimate)))
     _, sample_s = _timed(run_shard, job, middle, middle + rows, workdir / "sample.npz")
     measured = Measured(
         scorer, prepare_s, save_s, path.stat().st_size / 1e6, load_s, rows, sample_s / rows,
@@ -299,7 +309,7 @@ def measure_merge(files: tuple[Path, Path], workdir: Path, shards: int) -> tuple
     from matchq.matching.shards import merge_shards, prepare_files, run_shard
 
     config = MatchConfig(**config_for("ratio", synth_id(), synth_id(), exact=True))
-    names = {"file1_name": "file1.csv", "file2_name": "file2.csv"}
+    names: dict[str, Any] = {"file1_name": "file1.csv", "file2_name": "file2.csv"}
     job = prepare_files(config, *files, max_rows=10_000_000, **names)
     step = math.ceil(job.rows1 / shards)
     parts = []
@@ -310,9 +320,7 @@ def measure_merge(files: tuple[Path, Path], workdir: Path, shards: int) -> tuple
         parts.append(part)
     out = workdir / "merged"
     out.mkdir(exist_ok=True)
-    _, merge_s = _timed(
-        merge_shards, config, job, parts, *files, out, max_rows=10_000_000, **names
-    )
+    _, merge_s = _timed(merge_shards, config, job, parts, *files, out, max_rows=10_000_000, **names)
     for part in parts:
         part.unlink()
     return merge_s, pairs
