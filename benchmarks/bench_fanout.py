@@ -13,7 +13,8 @@ the same for every slot count (the script exits non-zero otherwise).
 Part 2, cloud projection for --cloud-rows x --cloud-rows with `ratio`, `token_sort_ratio`
 and `WRatio`, from times measured here with the engine's own functions:
 
-- prepare: `prepare_files` + `save_prepared` (what the coordinating worker does);
+- prepare: `prepare_files`, `share_token_bits` and `save_prepared` (what the coordinating
+  worker does);
 - a shard: `load_prepared`, then (after a 20-row warm-up) `run_shard` on a sample of file1
   rows from the middle of file1 against all of file2: one chunk (5,000 rows, the unit the
   engine filters in) or the smallest planned shard if smaller, or fewer rows (sized by the
@@ -266,13 +267,16 @@ def measure_scorer(
         prepare_files,
         run_shard,
         save_prepared,
+        share_token_bits,
     )
 
     config = MatchConfig(**config_for(scorer, synth_id(), synth_id()))
     names: dict[str, Any] = {"file1_name": "file1.csv", "file2_name": "file2.csv"}
     job, prepare_s = _timed(prepare_files, config, *files, max_rows=10_000_000, **names)
     path = workdir / f"prepared-{scorer}.npz"
+    _, share_s = _timed(share_token_bits, job)
     _, save_s = _timed(save_prepared, job, path)
+    save_s += share_s  # the coordinator does both (begin_match)
     del job
     job, load_s = _timed(load_prepared, path)
     plans = {

@@ -22,7 +22,7 @@ from matchq.matching.pipeline import (
     removed_on_error,
 )
 from matchq.matching.plan import prepare
-from matchq.matching.shards import plan_shards, save_prepared
+from matchq.matching.shards import plan_shards, save_prepared, share_token_bits
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ def begin_match(
             if len(ranges) > 1:
                 del tables
                 written.append(Path(prepared_path))
+                share_token_bits(job)
                 save_prepared(job, Path(prepared_path))
                 rep.set(10.0, f"Split into {len(ranges):,} shards", force=True)
                 return PlannedShards(ranges, job.rows1, job.rows2)

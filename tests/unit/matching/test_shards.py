@@ -29,6 +29,7 @@ from matchq.matching import (
     run_match,
     shards,
 )
+from matchq.matching.coordinate import PlannedShards, begin_match
 from matchq.matching.pipeline import Reporter
 from matchq.matching.plan import PreparedJob
 from matchq.matching.shards import (
@@ -38,6 +39,7 @@ from matchq.matching.shards import (
     prepare_files,
     run_shard,
     save_prepared,
+    share_token_bits,
 )
 from tests.unit.matching.test_engine_properties import (
     COLUMNS,
@@ -69,11 +71,14 @@ def sharded(
     max_shards: int = 1000,
     rng: random.Random | None = None,
     chunk_rows: int | None = None,
+    share: bool = True,
 ) -> MatchSummary:
-    """Prepare, save, plan, run the shards (each from the saved file, in random order),
-    merge."""
+    """Prepare, save (with the token bits computed first if `share`, as the worker does),
+    plan, run the shards (each from the saved file, in random order), merge."""
     kw: dict[str, Any] = {"file1_name": NAMES[0], "file2_name": NAMES[1], "max_rows": 1000}
     job = prepare_files(config, *files, **kw)
+    if share:
+        share_token_bits(job)
     save_prepared(job, work / "job.npz")
     ranges = plan_shards(job, shard_rows=shard_rows, max_shards=max_shards)
     order = list(range(len(ranges)))
@@ -103,6 +108,7 @@ def assert_same_files(summary: Any, want: Path, got: Path) -> None:
     outputs=st.one_of(st.none(), st.lists(st.sampled_from(COLUMNS), unique=True, max_size=3)),
     unmatched=st.booleans(),
     tiny=st.booleans(),
+    share=st.booleans(),
 )
 def test_sharded_files_equal_run_match_byte_for_byte(
     data: tuple[Table, Table, MatchConfig, int],
@@ -111,6 +117,7 @@ def test_sharded_files_equal_run_match_byte_for_byte(
     outputs: list[str] | None,
     unmatched: bool,
     tiny: bool,
+    share: bool,
 ) -> None:
     table1, table2, config, chunk_rows = data
     config = MatchConfig(
@@ -125,7 +132,7 @@ def test_sharded_files_equal_run_match_byte_for_byte(
                          file2_name=NAMES[1], chunk_rows=chunk_rows)  # fmt: skip
         # chunks of 1..8 rows inside shards of 1..7 rows: both boundaries fall anywhere
         got = sharded(config, files, work, work / "got", shard_rows=shard_rows,
-                      rng=random.Random(seed), chunk_rows=chunk_rows)  # fmt: skip
+                      rng=random.Random(seed), chunk_rows=chunk_rows, share=share)  # fmt: skip
         assert got.files == want.files
         assert (got.rows1, got.rows2, got.matched, got.unmatched1, got.unmatched2) == (
             want.rows1, want.rows2, want.matched, want.unmatched1, want.unmatched2)  # fmt: skip
@@ -177,6 +184,24 @@ def test_prepared_job_round_trips(
     with tempfile.TemporaryDirectory() as tmp:
         save_prepared(job, Path(tmp) / "job.npz")
         assert_same_job(load_prepared(Path(tmp) / "job.npz"), job)
+
+
+def test_the_coordinator_stores_the_token_bits_every_shard_needs(tmp_path: Path) -> None:
+    names = [f"Person {chr(65 + i % 26)}{i}" for i in range(40)]
+    table = Table("t.csv", ["name", "city"], {"name": names, "city": ["X"] * 40}, 40)
+    files = write_inputs(tmp_path, table, table)
+    config = MatchConfig(file1=FILE_ID, file2=FILE_ID, mappings=[
+        {"file1_col": "name", "file2_col": "name", "scorer": "ratio"},
+        {"file1_col": "name", "file2_col": "name", "scorer": "token_set_ratio"},
+        {"file1_col": "city", "file2_col": "city", "match_type": "exact"}])  # fmt: skip
+    planned = begin_match(config, *files, tmp_path / "out", file1_name=NAMES[0],
+                          file2_name=NAMES[1], prepared_path=tmp_path / "job.npz",
+                          shard_rows=10, max_shards=10)  # fmt: skip
+    assert isinstance(planned, PlannedShards) and len(planned.shard_ranges) == 4
+    ratio, token_set, exact = load_prepared(tmp_path / "job.npz").plans
+    assert ratio.token_bits is not None
+    assert np.array_equal(ratio.token_bits, count_filter.token_bits(ratio.values))
+    assert token_set.token_bits is None and exact.token_bits is None  # no count filter
 
 
 def test_prepared_file_needs_no_pickle(tmp_path: Path) -> None:
