@@ -15,8 +15,9 @@ and `WRatio`, from times measured here with the engine's own functions:
 
 - prepare: `prepare_files`, `share_token_bits` and `save_prepared` (what the coordinating
   worker does);
-- a shard: `load_prepared`, then (after a 20-row warm-up) `run_shard` on a sample of file1
-  rows from the middle of file1 against all of file2: one chunk (5,000 rows, the unit the
+- a shard: `load_prepared`, its first 20 rows (counted whole: a shard's fixed costs), then
+  `run_shard` on a sample of rows from the middle of file1 against all of file2: one chunk
+  (5,000 rows, the unit the
   engine filters in) or the smallest planned shard if smaller, or fewer rows (sized by the
   planner's estimate to about --sample-seconds) when that would run over 4x that;
   per-row time = its time / its rows;
@@ -239,6 +240,7 @@ class Measured:
     save_s: float
     prepared_mb: float
     load_s: float
+    warm_s: float  # a shard's first 20 rows: its fixed costs beyond loading
     sample_rows: int
     row_s: float
     estimate_row_s: float
@@ -284,7 +286,8 @@ def measure_scorer(
         for c in args.concurrency
     }
     middle = job.rows1 // 2
-    run_shard(job, middle, middle + min(20, job.rows1 - middle), workdir / "warm.npz")
+    warm = min(20, job.rows1 - middle)
+    _, warm_s = _timed(run_shard, job, middle, middle + warm, workdir / "warm.npz")
     # A row costs less in a full chunk (the filter's pass over file2 is shared by the
     # chunk's rows), so the sample is one chunk, or the smallest planned shard if smaller;
     # fewer rows (sized by the planner's estimate) when that would take too long.
@@ -295,7 +298,8 @@ def measure_scorer(
         rows = max(20, min(rows, int(args.sample_seconds / estimate)))
     _, sample_s = _timed(run_shard, job, middle, middle + rows, workdir / "sample.npz")
     measured = Measured(
-        scorer, prepare_s, save_s, path.stat().st_size / 1e6, load_s, rows, sample_s / rows,
+        scorer, prepare_s, save_s, path.stat().st_size / 1e6, load_s, warm_s, rows,
+        sample_s / rows,
         estimate_row_seconds(job), plans,
     )  # fmt: skip
     path.unlink()
@@ -387,7 +391,8 @@ def project(
         merge = biggest * m.row_s * factor + merge_local_s * factor + result_mb / mbps
         busy = prepare + merge
     else:
-        shard = cold_s + m.prepared_mb / mbps + m.load_s * factor + biggest * m.row_s * factor
+        shard = cold_s + m.prepared_mb / mbps + (m.load_s + m.warm_s) * factor
+        shard += biggest * m.row_s * factor
         shard += part_mb / mbps
         merge = cold_s + (input_mb + shards * part_mb) / mbps + merge_local_s * factor
         merge += result_mb / mbps
@@ -428,7 +433,7 @@ def part_cloud(args: argparse.Namespace, workdir: Path) -> None:
         measured.append(m)
         print(
             f"{scorer}: prepare {m.prepare_s:.1f} s + save {m.save_s:.1f} s "
-            f"({m.prepared_mb:.0f} MB), shard load {m.load_s:.2f} s, "
+            f"({m.prepared_mb:.0f} MB), shard load {m.load_s:.2f} s + first rows {m.warm_s:.2f} s, "
             f"{m.sample_rows:,} rows sampled: {m.row_s * 1000:.2f} ms/row measured "
             f"(planner's estimate {m.estimate_row_s * 1000:.2f} ms/row); "
             f"max RSS so far {_maxrss_mb():.0f} MB"
