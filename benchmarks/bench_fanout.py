@@ -30,7 +30,8 @@ and `WRatio`, from times measured here with the engine's own functions:
 Lambda time = local time x (local cores / Lambda vCPU) (a --worker-mb function has
 worker-mb / 1769 vCPU; this assumes the engine uses both local cores, and that one Graviton
 vCPU does what one core here does; neither is measured here) + a cold start (the worker's
-imports, measured) + S3 transfers at --s3-mbps. Wall = prepare + ceil(shards / C) waves of
+imports, measured) + S3 transfers at --s3-mbps (a partial result taken as 30 bytes per file1
+row, its most in mode best). Wall = prepare + ceil(shards / C) waves of
 one shard + merge. Dollars: Lambda arm64 GB-seconds and requests, SQS requests (send,
 receive, delete per message), DynamoDB writes and reads (claim, heartbeats every 2 s, shard
 count, active_workers), S3 PUTs and GETs, at the us-east-1 list prices below. API calls of
