@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format validate scan build sizes openapi bench demo clean
+.PHONY: help setup run test lint format validate scan build sizes openapi bench bench-peers demo clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ bench: setup ## benchmarks: engine vs brute force, local API latency, 200-job lo
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_fanout.py
+
+bench-peers: ## matchq against Splink and string_grouper (their own venv .venv-peers, never the product's)
+	test -x .venv-peers/bin/python || $(BIN)/python -m venv .venv-peers
+	.venv-peers/bin/pip install -q -r benchmarks/requirements-peers.txt
+	.venv-peers/bin/pip install -q -e .
+	.venv-peers/bin/python benchmarks/bench_peers.py
 
 demo: setup ## a matching job end to end on the local stack with the sample files
 	$(BIN)/python -m matchq_local.demo
