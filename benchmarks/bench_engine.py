@@ -273,6 +273,15 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds:,.2f}" if seconds < 100 else f"{seconds:,.0f}"
 
 
+def child_main(child: list[str], children: dict[str, Any]) -> int:
+    """One method in its subprocess (--child METHOD CASE FILE1 FILE2 OUT RESULT OPTION): its
+    figures as JSON into RESULT."""
+    method, case, file1, file2, out, result_file, option = child
+    data = children[method](case, file1, file2, out, option)
+    Path(result_file).write_text(json.dumps(data), encoding="utf-8")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,50000,100000")
@@ -291,10 +300,7 @@ def main() -> int:
     parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        method, case, file1, file2, out, result_file, sample_rows = args.child
-        data = CHILDREN[method](case, file1, file2, out, sample_rows)
-        Path(result_file).write_text(json.dumps(data), encoding="utf-8")
-        return 0
+        return child_main(args.child, CHILDREN)
 
     from synth import make_tables, write_csv
 

@@ -61,6 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "src"), str(Path(__file__).resolve().parent)]
 
 import synth  # noqa: E402
+from bench_engine import FILE_ID  # noqa: E402
 
 # us-east-1 list prices (December 2026)
 LAMBDA_GB_SECOND = 0.0000133334  # arm64
@@ -273,7 +274,7 @@ def measure_scorer(
         share_token_bits,
     )
 
-    config = MatchConfig(**config_for(scorer, synth_id(), synth_id()))
+    config = MatchConfig(**config_for(scorer, FILE_ID, FILE_ID))
     names: dict[str, Any] = {"file1_name": "file1.csv", "file2_name": "file2.csv"}
     job, prepare_s = _timed(prepare_files, config, *files, max_rows=10_000_000, **names)
     path = workdir / f"prepared-{scorer}.npz"
@@ -307,17 +308,13 @@ def measure_scorer(
     return measured
 
 
-def synth_id() -> str:
-    return "file_12345678-1234-4123-8123-123456789012"
-
-
 def measure_merge(files: tuple[Path, Path], workdir: Path, shards: int) -> tuple[float, int]:
     """Seconds of `merge_shards` for a real job on `files` split into `shards` shards (an
     exact name mapping, so its shards are quick), and the pairs it wrote."""
     from matchq.config import MatchConfig
     from matchq.matching.shards import merge_shards, prepare_files, run_shard
 
-    config = MatchConfig(**config_for("ratio", synth_id(), synth_id(), exact=True))
+    config = MatchConfig(**config_for("ratio", FILE_ID, FILE_ID, exact=True))
     names: dict[str, Any] = {"file1_name": "file1.csv", "file2_name": "file2.csv"}
     job = prepare_files(config, *files, max_rows=10_000_000, **names)
     step = math.ceil(job.rows1 / shards)

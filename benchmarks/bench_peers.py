@@ -70,7 +70,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 # bench_engine puts shared/ on sys.path (matchq without an install) and holds the cases.
-from bench_engine import CASES, FILE_ID, ROOT, child_engine, fmt_time  # noqa: E402
+from bench_engine import CASES, FILE_ID, ROOT, child_engine, child_main, fmt_time  # noqa: E402
 
 CASE_A = "A. person records, 4 mappings"
 CASE_B = "B. names single column"
@@ -299,10 +299,7 @@ def main() -> int:
     parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        method, case, file1, file2, out, result_file, opt = args.child
-        data = CHILDREN[method](case, file1, file2, out, opt)
-        Path(result_file).write_text(json.dumps(data), encoding="utf-8")
-        return 0
+        return child_main(args.child, CHILDREN)
 
     from synth import make_tables, write_csv
 
