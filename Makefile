@@ -56,6 +56,7 @@ bench: setup ## benchmarks: engine vs brute force, local API latency, 200-job lo
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_fanout.py
+	$(BIN)/python benchmarks/bench_job.py
 
 bench-peers: ## matchq against Splink and string_grouper (their own venv .venv-peers, never the product's)
 	test -x .venv-peers/bin/python || $(BIN)/python -m venv .venv-peers

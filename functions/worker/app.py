@@ -15,6 +15,11 @@ from matchq.services.wiring import job_runner
 from matchq.settings import worker_settings
 
 worker_settings()  # a missing variable fails the cold start, naming it
+# The engine (numpy, pandas, rapidfuzz: about 0.6 s of imports) loads in the init phase, as
+# part of the cold start, not inside the first job's time; the local stack warms a slot the
+# same way before it polls.
+import matchq.matching.coordinate  # noqa: E402, F401
+
 # A record that fails (an unreadable body, a crash) is reported and delivered again, then
 # dead-lettered; the invocation itself succeeds, even when its only record failed.
 processor = BatchProcessor(

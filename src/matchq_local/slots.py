@@ -23,6 +23,7 @@ import ctypes
 import json
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ log = logging.getLogger("matchq.local")
 
 RESTART_PAUSE_SECONDS = 1.0
 PR_SET_PDEATHSIG = 1
+READY_TIMEOUT_SECONDS = 60.0  # a slot's imports and warm-up, at most
 
 
 class SlotProcesses:
@@ -68,19 +70,32 @@ class SlotProcesses:
         with self._lock:
             return [child.pid for child in self._children if child is not None]
 
-    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
-        spec = json.dumps({**self._spec, "slot": index + 1})
+    def _spawn(self, index: int, ready_fd: int | None = None) -> subprocess.Popen[bytes]:
+        spec = json.dumps({**self._spec, "slot": index + 1, "ready_fd": ready_fd})
         return subprocess.Popen(  # noqa: S603 (this interpreter, our module, our JSON)
             [sys.executable, "-m", "matchq_local.slots", spec],
             stdin=subprocess.DEVNULL,
+            pass_fds=() if ready_fd is None else (ready_fd,),
             # Its own session: a Ctrl-C reaches the parent, which stops the slots in order.
             start_new_session=True,
         )
 
-    def start(self) -> SlotProcesses:
+    def start(self, ready_timeout: float = READY_TIMEOUT_SECONDS) -> SlotProcesses:
+        """Start every slot and wait (up to `ready_timeout`) until each has loaded its
+        function and polls, so that a stack reported ready takes a job at once."""
+        pipes = []
         with self._lock:
             for i in range(self.slots):
-                self._children[i] = self._spawn(i)
+                read, write = os.pipe()
+                self._children[i] = self._spawn(i, write)
+                os.close(write)
+                pipes.append(read)
+        deadline = time.monotonic() + ready_timeout
+        for read in pipes:
+            with os.fdopen(read, "rb") as pipe:  # a byte once warm; EOF if the slot died
+                ready, _, _ = select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready or not pipe.read(1):
+                    log.warning("a worker slot (%s) is not ready yet", self.function)
         self._monitor.start()
         return self
 
@@ -157,6 +172,9 @@ def run_slot(spec: dict[str, Any], grace_seconds: float = 5.0) -> int:
     function.warm()
     queues = polled_queues(stack, endpoint, spec["function"])
     pool = WorkerPool(function, queues, session(endpoint).client("sqs"), 1).start()
+    if spec.get("ready_fd") is not None:
+        with os.fdopen(int(spec["ready_fd"]), "wb") as ready:
+            ready.write(b"1")
     while not stop.wait(1.0):
         if os.getppid() != int(spec["parent"]):
             stop.set()

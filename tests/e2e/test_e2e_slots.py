@@ -81,3 +81,14 @@ def test_threads_keep_every_slot_in_the_stacks_process(tmp_path: Path) -> None:
     with own_stack(tmp_path / "serve.log", workers=2, settings=settings) as stack:
         run_tiny_job(stack, tmp_path)
         assert slot_pids(stack.pid) == set()
+
+
+def test_a_stack_reported_ready_has_every_slot_warm(tmp_path: Path) -> None:
+    """The ready line waits for the slots: each has loaded the worker and its engine (the
+    Lambda init phase), so the first job does not pay for those imports."""
+    with background_stack(workers=2, log=tmp_path / "serve.log") as running:
+        pids = slot_pids(running.pid)
+        assert len(pids) == 2
+        for pid in pids:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            assert "rapidfuzz" in maps and "pandas" in maps
