@@ -6,8 +6,9 @@ For each case (bench_engine.CASES at the sizes below; synthetic person records f
 synth.make_tables(n, n, seed=n), as bench_engine and bench_peers use) this prints, in one run:
 
 - job: submit to `completed` as a user sees it: `matchq serve` with one worker slot, both
-  files uploaded first (not timed), `submit_job`, then `GET /jobs/{id}` every 20 ms until
-  completed; the median of --repeats jobs run one after another (the first after the stack
+  files uploaded first (not timed), `submit_job`, then `GET /jobs/{id}` every 0.1 s until
+  completed (so up to 0.1 s late; polling every 20 ms made the job itself 0.7 s slower at
+  40k, the polls taking a core's share from it on 2 cores); the median of --repeats jobs run one after another (the first after the stack
   has been idle, so its pick-up waits up to one idle poll, 0.2 s; the next ones up to 20 ms);
   "peak RSS" is the largest summed RSS of the whole stack's process tree during the jobs;
 - engine: `run_match` alone in a fresh process (bench_engine's child: read, match, write),
@@ -70,7 +71,7 @@ def run_jobs(case: str, files: tuple[Path, Path], repeats: int, out: Path) -> di
                 for k in range(repeats):
                     started = time.perf_counter()
                     job_id = api.submit_job(f"{case} #{k}", config, priority=2)
-                    job = api.wait(job_id, timeout=1800, poll_interval=0.02, max_interval=0.02)
+                    job = api.wait(job_id, timeout=1800, poll_interval=0.1, max_interval=0.1)
                     walls.append(time.perf_counter() - started)
                     if job.status != "completed":
                         raise SystemExit(f"{case}: job {job.status}: {job.error_message}")
