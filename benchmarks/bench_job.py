@@ -8,8 +8,9 @@ synth.make_tables(n, n, seed=n), as bench_engine and bench_peers use) this print
 - job: submit to `completed` as a user sees it: `matchq serve` with one worker slot, both
   files uploaded first (not timed), `submit_job`, then `GET /jobs/{id}` every 0.1 s until
   completed (so up to 0.1 s late; polling every 20 ms made the job itself 0.7 s slower at
-  40k, the polls taking a core's share from it on 2 cores); the median of --repeats jobs run one after another (the first after the stack
-  has been idle, so its pick-up waits up to one idle poll, 0.2 s; the next ones up to 20 ms);
+  40k, the polls taking a core's share from it on 2 cores); the median of --repeats jobs run
+  one after another (the first after the stack has been idle, so its pick-up waits up to
+  one idle poll, 0.2 s; the next ones up to 20 ms);
   "peak RSS" is the largest summed RSS of the whole stack's process tree during the jobs;
 - engine: `run_match` alone in a fresh process (bench_engine's child: read, match, write),
   the median of --repeats; its peak RSS from os.wait4;
