@@ -43,6 +43,12 @@ CASES: dict[str, dict[str, Any]] = {
         "threshold": 80,
         "match_mode": "best",
     },
+    # threshold 90: most names have tau <= 3, the signature search's ground
+    "name ratio>=90": {
+        "mappings": [{"file1_col": "name", "file2_col": "name", "scorer": "ratio"}],
+        "threshold": 90,
+        "match_mode": "best",
+    },
     "weighted 4 maps": {
         "mappings": [
             {"file1_col": "first", "file2_col": "first", "scorer": "ratio", "weight": 1.0},

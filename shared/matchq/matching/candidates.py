@@ -5,7 +5,9 @@ distinct values of both sides are scored with `rapidfuzz.process.cdist` and the 
 bound as score_cutoff, in slabs of choices; for Indel-based scorers (ratio and
 token_sort_ratio on pre-sorted tokens) queries whose length alone bounds the ratio below
 the cut-off are skipped (ratio <= 200*min(l1, l2)/(l1 + l2)). On large blocks with a high
-bound, ratio drivers use the count filter instead (`matchq.matching.count_filter`).
+bound, ratio drivers use the count filter instead (`matchq.matching.count_filter`), its
+candidates found by signature search where the allowed distance is small
+(`matchq.matching.signatures`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from rapidfuzz import process
 
 from matchq.config import MatchMode
 from matchq.matching.bounds import GroupPair
-from matchq.matching.count_filter import CountFilter, ValuePairs
+from matchq.matching.count_filter import ValuePairs
 from matchq.matching.plan import Plan
 from matchq.matching.scorers import RATIO_KERNEL, RF_MARGIN
+from matchq.matching.signatures import SignatureFilter
 
 DRIVER_MIN_CUT = 40.0  # below this bound a fuzzy mapping barely prunes
 MIN_SLAB = 64  # choices per cdist call at least
@@ -138,9 +141,9 @@ def count_filtered(
             rest[equal_q] = False
             left = np.flatnonzero(rest)
             if len(left):
-                search = CountFilter(driver, queries[left], choices, cutoff)
+                search = SignatureFilter(driver, queries[left], choices, cutoff)
                 for p, q, s in search.pairs(pair.tick):
                     yield left[p], q, s
             return
     if len(queries):
-        yield from CountFilter(driver, queries, choices, cutoff).pairs(pair.tick)
+        yield from SignatureFilter(driver, queries, choices, cutoff).pairs(pair.tick)

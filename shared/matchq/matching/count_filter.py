@@ -1,5 +1,8 @@
 """The count filter: exact candidate pruning for Indel-based drivers (ratio).
 
+(For small allowed distances `matchq.matching.signatures` finds its candidates without a
+dense pass; this module is the dense form and the test both share.)
+
 For a value a, let T(a) be its set of tokens (ch, k): "a holds at least k characters ch".
 Then |T(a)| = len(a) and |T(a) ^ T(b)| = sum over ch of |count_a(ch) - count_b(ch)|, and
 since LCS(a, b) <= sum over ch of min(count_a(ch), count_b(ch)), the Indel distance
@@ -272,39 +275,51 @@ class CountFilter:
             end = min(queries[1], start + FILTER_ROWS)
             query, choice = self.candidates(start, end, columns, high, limit)
             self.verify(start, end, query, choice, found)
-        return _joined(found) if found else None
+        return batched(found)
 
     def pairs(self, tick: Callable[[], None]) -> Iterator[ValuePairs]:
-        """All value pairs reaching the cut-off, in batches of about RESULT_BATCH; classes
-        run on a thread pool (numpy and rapidfuzz release the GIL)."""
-        workers = max(1, min(os.process_cpu_count() or 1, 8))
-        pool = ThreadPoolExecutor(max_workers=workers)
-        running: deque[Future[ValuePairs | None]] = deque()
+        """All value pairs reaching the cut-off, in batches of about RESULT_BATCH."""
+        yield from pooled(self.query_classes(), self.match_class, tick)
 
-        def results() -> Iterator[ValuePairs | None]:
-            """Class results in order, with a bounded window of classes in flight."""
-            for queries in self.query_classes():
-                running.append(pool.submit(self.match_class, queries))
-                if len(running) > 4 * workers:
-                    yield running.popleft().result()
-            while running:
+
+def pooled[U](
+    units: list[U], work: Callable[[U], ValuePairs | None], tick: Callable[[], None]
+) -> Iterator[ValuePairs]:
+    """`work(unit)` of every unit on a thread pool (numpy and rapidfuzz release the GIL),
+    results in unit order joined in batches of about RESULT_BATCH; `tick()` per unit."""
+    workers = max(1, min(os.process_cpu_count() or 1, 8))
+    pool = ThreadPoolExecutor(max_workers=workers)
+    running: deque[Future[ValuePairs | None]] = deque()
+
+    def results() -> Iterator[ValuePairs | None]:
+        """Unit results in order, with a bounded window of units in flight."""
+        for unit in units:
+            running.append(pool.submit(work, unit))
+            if len(running) > 4 * workers:
                 yield running.popleft().result()
+        while running:
+            yield running.popleft().result()
 
-        batch: list[ValuePairs] = []
-        size = 0
-        try:
-            for found in results():
-                tick()
-                if found is not None:
-                    batch.append(found)
-                    size += len(found[0])
-                if size >= RESULT_BATCH:
-                    yield _joined(batch)
-                    batch, size = [], 0
-            if batch:
+    batch: list[ValuePairs] = []
+    size = 0
+    try:
+        for found in results():
+            tick()
+            if found is not None:
+                batch.append(found)
+                size += len(found[0])
+            if size >= RESULT_BATCH:
                 yield _joined(batch)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                batch, size = [], 0
+        if batch:
+            yield _joined(batch)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def batched(found: list[ValuePairs]) -> ValuePairs | None:
+    """The pairs of `found` as one batch; None when there are none."""
+    return _joined(found) if found else None
 
 
 def _joined(batch: list[ValuePairs]) -> ValuePairs:

@@ -27,6 +27,7 @@ from matchq.matching import (
     plan,
     prepare,
     select,
+    signatures,
     verify,
 )
 from tests.unit.matching.reference import reference_match
@@ -115,6 +116,9 @@ def tiny_limits(stack: ExitStack) -> None:
     stack.enter_context(mock.patch.object(count_filter, "FILTER_COLS", 2))
     stack.enter_context(mock.patch.object(count_filter, "VERIFY_ROWS", 2))
     stack.enter_context(mock.patch.object(count_filter, "RESULT_BATCH", 1))
+    # the signature search in front of it, with blocks of a few queries and pairs
+    stack.enter_context(mock.patch.object(signatures, "QUERY_BLOCK", 2))
+    stack.enter_context(mock.patch.object(signatures, "PROBE_BLOCK", 2))
     # blocks no mapping prunes, scored a row or two at a time
     stack.enter_context(mock.patch.object(verify, "DENSE_PAIRS", 3))
 
@@ -277,14 +281,16 @@ def ratio_tables(draw: st.DrawFn) -> tuple[Table, Table, MatchConfig, int]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=ratio_tables(), bits=st.sampled_from([1, 3, 64]))
+@given(data=ratio_tables(), bits=st.sampled_from([1, 3, 64]), chunks=st.sampled_from([0, 1, 2, 6]))
 def test_count_filter_path_equals_reference(
-    data: tuple[Table, Table, MatchConfig, int], bits: int
+    data: tuple[Table, Table, MatchConfig, int], bits: int, chunks: int
 ) -> None:
     table1, table2, config, chunk_rows = data
     with ExitStack() as stack:
         tiny_limits(stack)
         stack.enter_context(mock.patch.object(count_filter, "TOKEN_BITS", bits))
+        # 0: the dense filter only; 6: signature search up to tau = 11
+        stack.enter_context(mock.patch.object(signatures, "MAX_CHUNKS", chunks))
         got = as_pairs(match_tables(config, table1, table2, chunk_rows=chunk_rows))
     assert_same(got, reference_match(config, table1.columns, table2.columns))
 
@@ -303,6 +309,40 @@ def test_count_filter_path_is_taken_on_person_names() -> None:
         )
         got = as_pairs(match_tables(config, table1, table2, chunk_rows=40))
     assert spy.call_count >= 4
+    want = reference_match(config, table1.columns, table2.columns)
+    assert len(want) > 50
+    assert_same(got, want)
+
+
+def test_signature_search_and_dense_filter_share_a_job_on_person_names() -> None:
+    # at 88 most names have tau <= 3 (two 32-bit chunks), the longest ones go dense
+    table1, table2 = _synthetic(300, 400, seed=11)
+    config = MatchConfig(file1=FILE_ID, file2=FILE_ID, threshold=88, match_mode="all",
+                         mappings=[{"file1_col": "name", "file2_col": "name",
+                                    "scorer": "ratio"}])  # fmt: skip
+    with ExitStack() as stack:
+        tiny_limits(stack)
+        stack.enter_context(mock.patch.object(signatures, "QUERY_BLOCK", 16))
+        stack.enter_context(mock.patch.object(signatures, "PROBE_BLOCK", 64))
+        sparse = stack.enter_context(
+            mock.patch.object(
+                signatures.SignatureFilter,
+                "match_unit",
+                autospec=True,
+                side_effect=signatures.SignatureFilter.match_unit,
+            )
+        )
+        dense = stack.enter_context(
+            mock.patch.object(
+                count_filter.CountFilter,
+                "match_class",
+                autospec=True,
+                side_effect=count_filter.CountFilter.match_class,
+            )
+        )
+        got = as_pairs(match_tables(config, table1, table2, chunk_rows=100))
+    assert sparse.call_count >= 4
+    assert dense.call_count >= 1
     want = reference_match(config, table1.columns, table2.columns)
     assert len(want) > 50
     assert_same(got, want)

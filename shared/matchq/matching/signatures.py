@@ -1,0 +1,198 @@
+"""Signature search: the count filter's candidates without comparing every pair.
+
+The count filter (`matchq.matching.count_filter`) keeps a pair of values only when the
+Hamming distance H of their 64 token bits is at most
+
+    tau = allowed(len(a), len(b)) - |rest_a - rest_b|,  allowed = floor(slack*(len(a)+len(b)))
+
+(slack = 1 - cutoff/100). Its dense form computes H for every pair the lengths allow, which
+is quadratic. Here the 64 bit positions are dealt into m disjoint chunks (position p into
+chunk p mod m). If every chunk of a pair differed in two bits or more, H would be at least
+2m; so with 2m > tau some chunk differs in at most one bit (pigeonhole, as in multi-index
+hashing). Per chunk, the choices are sorted by that chunk's bits; a query looks up its own
+chunk key and the keys one bit away from it (w + 1 probes for a w-bit chunk), and the
+choices found are its candidates. A pair found in chunk j is dropped when an earlier chunk
+would have found it too, so every pair is produced once. The candidates then pass the
+count filter's full test and `rapidfuzz.process.cpdist` (ratio with score_cutoff) keeps
+those reaching the cut-off. The search drops only pairs whose H exceeds tau: exact.
+
+The work per query is the probes and the choices behind them: about m*(w + 1)*(1 +
+n/2**w) for n choices, against n for the dense filter. tau grows with length, so queries
+whose tau needs more than MAX_CHUNKS chunks (chunks too narrow to be selective) go to the
+dense filter instead. See docs/matching.md, "Signature search".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import process
+
+from matchq.matching import count_filter
+from matchq.matching.count_filter import CountFilter, ValuePairs, batched, plan_bits, pooled
+from matchq.matching.plan import Plan
+from matchq.matching.scorers import RATIO_KERNEL
+
+MAX_CHUNKS = 2  # 64 bits in 2 chunks of 32; wider tau goes to the dense filter
+QUERY_BLOCK = 2048  # queries probed together
+PROBE_BLOCK = 2_000_000  # candidate pairs handled together, at most (about)
+
+
+def _popcount(bits: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(bits).astype(np.int64)
+
+
+@dataclass
+class _Chunks:
+    """The choices indexed by the chunks of one chunking (m chunks)."""
+
+    keys: list[np.ndarray]  # per chunk: per choice, its chunk key (uint64)
+    widths: list[int]
+    sorted_keys: list[np.ndarray]  # per chunk: the keys, sorted
+    order: list[np.ndarray]  # per chunk: choice positions in that order
+
+    @staticmethod
+    def keys_of(bits: np.ndarray, m: int) -> tuple[list[np.ndarray], list[int]]:
+        """Per chunk j, the bits at positions j, j + m, j + 2m, ... packed into a key."""
+        keys: list[np.ndarray] = []
+        widths: list[int] = []
+        for j in range(m):
+            key = np.zeros(len(bits), np.uint64)
+            positions = range(j, count_filter.TOKEN_BITS, m)
+            for t, p in enumerate(positions):
+                key |= ((bits >> np.uint64(p)) & np.uint64(1)) << np.uint64(t)
+            keys.append(key)
+            widths.append(len(positions))
+        return keys, widths
+
+    @staticmethod
+    def of(bits: np.ndarray, m: int) -> _Chunks:
+        keys, widths = _Chunks.keys_of(bits, m)
+        order = [np.argsort(k, kind="stable") for k in keys]
+        return _Chunks(keys, widths, [k[o] for k, o in zip(keys, order, strict=True)], order)
+
+
+class SignatureFilter:
+    """Every value pair of queries x choices whose ratio reaches `cutoff` (exact), found
+    through chunk signatures of the token bits."""
+
+    def __init__(self, plan: Plan, queries: np.ndarray, choices: np.ndarray, cutoff: float):
+        self.plan = plan
+        self.queries, self.choices = queries, choices
+        self.cutoff = cutoff
+        self.slack = 1.0 - cutoff / 100.0
+        bits = plan_bits(plan)
+        self.q_bits, self.c_bits = bits[queries], bits[choices]
+        self.q_len, self.c_len = plan.lengths[queries], plan.lengths[choices]
+        self.q_rest = self.q_len - _popcount(self.q_bits)
+        self.c_rest = self.c_len - _popcount(self.c_bits)
+        self.chunkings: dict[int, _Chunks] = {}
+        # per query, the chunks its widest tau needs (0: none reachable)
+        self.q_chunks = self._chunks_needed()
+
+    def _allowed(self, length1: np.ndarray | int, length2: np.ndarray) -> np.ndarray:
+        return np.floor(self.slack * (length1 + length2) + 1e-6).astype(np.int64)
+
+    def _chunks_needed(self) -> np.ndarray:
+        """Per query, m = ceil((tau + 1)/2) for the widest tau over the choice lengths its
+        length can reach (|len(a) - len(b)| <= allowed); 0 when it reaches none."""
+        lengths = np.unique(self.c_len)
+        need = np.zeros(len(self.queries), np.int64)
+        for la in np.unique(self.q_len).tolist():
+            allowed = self._allowed(la, lengths)
+            ok = np.abs(la - lengths) <= allowed
+            if ok.any():
+                tau = int(allowed[ok].max())
+                need[self.q_len == la] = (tau + 2) // 2
+        return need
+
+    def chunking(self, m: int) -> _Chunks:
+        if m not in self.chunkings:
+            self.chunkings[m] = _Chunks.of(self.c_bits, m)
+        return self.chunkings[m]
+
+    def units(self) -> list[tuple[int, np.ndarray]]:
+        """Blocks of queries (positions into `queries`) sharing a chunking, by length."""
+        out: list[tuple[int, np.ndarray]] = []
+        order = np.lexsort((self.q_bits, self.q_len))
+        for m in range(1, MAX_CHUNKS + 1):
+            picked = order[self.q_chunks[order] == m]
+            for s in range(0, len(picked), QUERY_BLOCK):
+                out.append((m, picked[s : s + QUERY_BLOCK]))
+        return out
+
+    def dense_queries(self) -> np.ndarray:
+        """Queries whose tau needs more than MAX_CHUNKS chunks."""
+        return np.flatnonzero(self.q_chunks > MAX_CHUNKS)
+
+    @staticmethod
+    def _probe(
+        chunks: _Chunks, j: int, query: np.ndarray, q_key: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate (query, choice) pairs of chunk j: choices whose chunk key is within one
+        bit of the query's (`q_key`, per query)."""
+        width = chunks.widths[j]
+        flips = np.r_[np.uint64(0), np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))]
+        probes = (q_key[:, None] ^ flips[None, :]).ravel()
+        keys = chunks.sorted_keys[j]
+        lo = np.searchsorted(keys, probes, side="left")
+        hi = np.searchsorted(keys, probes, side="right")
+        counts = hi - lo
+        total = int(counts.sum())
+        which = np.repeat(np.repeat(query, width + 1), counts)
+        offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        return which, chunks.order[j][offsets]
+
+    def match_unit(self, unit: tuple[int, np.ndarray]) -> ValuePairs | None:
+        m, query = unit
+        chunks = self.chunking(m)
+        q_keys, _ = _Chunks.keys_of(self.q_bits[query], m)
+        found: list[ValuePairs] = []
+        # position of each query of the unit, to look its chunk keys up
+        local = np.empty(len(self.queries), np.int64)
+        local[query] = np.arange(len(query))
+        for j in range(m):
+            which, choice = self._probe(chunks, j, query, q_keys[j])
+            if not len(which):
+                continue
+            keep = np.ones(len(which), bool)
+            for i in range(j):  # found by an earlier chunk already
+                keep &= _popcount(q_keys[i][local[which]] ^ chunks.keys[i][choice]) > 1
+            which, choice = which[keep], choice[keep]
+            allowed = self._allowed(self.q_len[which], self.c_len[choice])
+            allowed -= np.abs(self.q_rest[which] - self.c_rest[choice])
+            keep = _popcount(self.q_bits[which] ^ self.c_bits[choice]) <= allowed
+            which, choice = which[keep], choice[keep]
+            for s in range(0, len(which), PROBE_BLOCK):
+                self._verify(which[s : s + PROBE_BLOCK], choice[s : s + PROBE_BLOCK], found)
+        return batched(found)
+
+    def _verify(self, query: np.ndarray, choice: np.ndarray, out: list[ValuePairs]) -> None:
+        if not len(query):
+            return
+        values = self.plan.values
+        scores = process.cpdist(
+            values[self.queries[query]].tolist(),
+            values[self.choices[choice]].tolist(),
+            scorer=RATIO_KERNEL.func,
+            processor=None,
+            score_cutoff=self.cutoff,
+            dtype=np.float64,
+            workers=1,
+        )
+        keep = scores >= self.cutoff
+        if keep.any():
+            out.append((query[keep], choice[keep], scores[keep]))
+
+    def pairs(self, tick: Callable[[], None]) -> Iterator[ValuePairs]:
+        """All value pairs reaching the cut-off (positions into queries, choices), in
+        batches: signature search where the chunks are selective, the dense filter for
+        the other queries."""
+        yield from pooled(self.units(), self.match_unit, tick)
+        dense = self.dense_queries()
+        if len(dense):
+            search = CountFilter(self.plan, self.queries[dense], self.choices, self.cutoff)
+            for p, q, s in search.pairs(tick):
+                yield dense[p], q, s
