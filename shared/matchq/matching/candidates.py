@@ -29,6 +29,9 @@ MIN_SLAB = 64  # choices per cdist call at least
 # The count filter pays off from this many value pairs and this cut-off on.
 FILTER_MIN_PAIRS = 1_000_000
 FILTER_MIN_CUT = 70.0
+# In mode best with one ratio mapping, queries with a pair scoring at least this are settled
+# by a signature search at this cut-off before the search at the job's (docs/matching.md).
+SETTLE_CUT = 90.0
 
 
 def pick_driver(pair: GroupPair) -> Plan | None:
@@ -126,6 +129,7 @@ def count_filtered(
     """`driver_candidates` for ratio drivers through the count filter (exact: the filter
     only drops pairs below the cut-off)."""
     single_best = pair.job.mode is MatchMode.BEST and len(pair.plans) == 1 and not pair.known
+    left = np.arange(len(queries))
     if single_best and driver.values is driver.compared and cutoff <= 100:
         # The driver is the only mapping and only each query's best pair counts. Ratio
         # is 100 only for equal strings, and codes are shared by both files and distinct
@@ -140,10 +144,17 @@ def count_filtered(
             rest = np.ones(len(queries), bool)
             rest[equal_q] = False
             left = np.flatnonzero(rest)
-            if len(left):
-                search = SignatureFilter(driver, queries[left], choices, cutoff)
-                for p, q, s in search.pairs(pair.tick):
-                    yield left[p], q, s
-            return
-    if len(queries):
-        yield from SignatureFilter(driver, queries, choices, cutoff).pairs(pair.tick)
+    if single_best and cutoff < SETTLE_CUT and len(left):
+        # Only each query's best pairs count, so a query with some pair scoring s >= SETTLE_CUT
+        # needs no pair below s: a search at SETTLE_CUT (signatures only, cheap) finds all
+        # pairs scoring >= s, its best among them, and settles it.
+        search = SignatureFilter(driver, queries[left], choices, SETTLE_CUT)
+        settled = np.zeros(len(left), bool)
+        for p, q, s in search.pairs(pair.tick, dense=False):
+            settled[p] = True
+            yield left[p], q, s
+        left = left[~settled]
+    if len(left):
+        search = SignatureFilter(driver, queries[left], choices, cutoff)
+        for p, q, s in search.pairs(pair.tick):
+            yield left[p], q, s

@@ -11,7 +11,8 @@ mappings have a value (`masks1`, `groups2`), since that decides the weights of a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ class Plan:
     codes1: np.ndarray  # per file1 row: code, or -1 when the value is empty
     codes2: np.ndarray
     token_bits: np.ndarray | None = None  # per code, built on first use (count_filter)
+    caches: dict[str, Any] = field(default_factory=dict)  # search indexes kept across chunks
 
 
 @dataclass

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import process
 
-from matchq.matching import count_filter
 from matchq.matching.count_filter import CountFilter, ValuePairs, batched, plan_bits, pooled
 from matchq.matching.plan import Plan
 from matchq.matching.scorers import RATIO_KERNEL
@@ -56,11 +55,15 @@ class _Chunks:
     @staticmethod
     def keys_of(bits: np.ndarray, m: int) -> tuple[list[np.ndarray], list[int]]:
         """Per chunk j, the bits at positions j, j + m, j + 2m, ... packed into a key."""
+        if m == 1:
+            return [bits], [64]
+        if m == 2:
+            return [_compact(bits), _compact(bits >> np.uint64(1))], [32, 32]
         keys: list[np.ndarray] = []
         widths: list[int] = []
         for j in range(m):
             key = np.zeros(len(bits), np.uint64)
-            positions = range(j, count_filter.TOKEN_BITS, m)
+            positions = range(j, 64, m)
             for t, p in enumerate(positions):
                 key |= ((bits >> np.uint64(p)) & np.uint64(1)) << np.uint64(t)
             keys.append(key)
@@ -72,6 +75,50 @@ class _Chunks:
         keys, widths = _Chunks.keys_of(bits, m)
         order = [np.argsort(k, kind="stable") for k in keys]
         return _Chunks(keys, widths, [k[o] for k, o in zip(keys, order, strict=True)], order)
+
+
+_COMPACT = [
+    (0, 0x5555555555555555),
+    (1, 0x3333333333333333),
+    (2, 0x0F0F0F0F0F0F0F0F),
+    (4, 0x00FF00FF00FF00FF),
+    (8, 0x0000FFFF0000FFFF),
+    (16, 0x00000000FFFFFFFF),
+]
+
+
+def _compact(bits: np.ndarray) -> np.ndarray:
+    """The even-position bits of each value, packed into its low 32 bits (bit 2t to t)."""
+    x = bits
+    for shift, mask in _COMPACT:
+        x = (x | (x >> np.uint64(shift))) & np.uint64(mask)
+    return x
+
+
+@dataclass
+class _Index:
+    """Chunk indexes of one set of choices, kept across searches of the same job (the
+    file2 side is the same for every chunk of file1 rows)."""
+
+    choices: np.ndarray
+    chunkings: dict[int, _Chunks]
+
+
+_INDEX_KEEP = 4  # indexes kept per plan
+
+
+def _index(plan: Plan, choices: np.ndarray, bits: np.ndarray, needed: set[int]) -> _Index:
+    cache: list[_Index] = plan.caches.setdefault("signatures", [])
+    for index in cache:
+        if np.array_equal(index.choices, choices):
+            break
+    else:
+        index = _Index(choices, {})
+        cache.append(index)
+        del cache[:-_INDEX_KEEP]
+    for m in needed - index.chunkings.keys():
+        index.chunkings[m] = _Chunks.of(bits, m)
+    return index
 
 
 class SignatureFilter:
@@ -88,9 +135,10 @@ class SignatureFilter:
         self.q_len, self.c_len = plan.lengths[queries], plan.lengths[choices]
         self.q_rest = self.q_len - _popcount(self.q_bits)
         self.c_rest = self.c_len - _popcount(self.c_bits)
-        self.chunkings: dict[int, _Chunks] = {}
         # per query, the chunks its widest tau needs (0: none reachable)
         self.q_chunks = self._chunks_needed()
+        needed = set(np.unique(self.q_chunks).tolist()) & set(range(1, MAX_CHUNKS + 1))
+        self.chunkings = _index(plan, choices, self.c_bits, needed).chunkings
 
     def _allowed(self, length1: np.ndarray | int, length2: np.ndarray) -> np.ndarray:
         return np.floor(self.slack * (length1 + length2) + 1e-6).astype(np.int64)
@@ -107,11 +155,6 @@ class SignatureFilter:
                 tau = int(allowed[ok].max())
                 need[self.q_len == la] = (tau + 2) // 2
         return need
-
-    def chunking(self, m: int) -> _Chunks:
-        if m not in self.chunkings:
-            self.chunkings[m] = _Chunks.of(self.c_bits, m)
-        return self.chunkings[m]
 
     def units(self) -> list[tuple[int, np.ndarray]]:
         """Blocks of queries (positions into `queries`) sharing a chunking, by length."""
@@ -147,7 +190,7 @@ class SignatureFilter:
 
     def match_unit(self, unit: tuple[int, np.ndarray]) -> ValuePairs | None:
         m, query = unit
-        chunks = self.chunking(m)
+        chunks = self.chunkings[m]
         q_keys, _ = _Chunks.keys_of(self.q_bits[query], m)
         found: list[ValuePairs] = []
         # position of each query of the unit, to look its chunk keys up
@@ -186,13 +229,13 @@ class SignatureFilter:
         if keep.any():
             out.append((query[keep], choice[keep], scores[keep]))
 
-    def pairs(self, tick: Callable[[], None]) -> Iterator[ValuePairs]:
+    def pairs(self, tick: Callable[[], None], *, dense: bool = True) -> Iterator[ValuePairs]:
         """All value pairs reaching the cut-off (positions into queries, choices), in
         batches: signature search where the chunks are selective, the dense filter for
-        the other queries."""
+        the other queries (or, with dense=False, nothing for them)."""
         yield from pooled(self.units(), self.match_unit, tick)
-        dense = self.dense_queries()
-        if len(dense):
-            search = CountFilter(self.plan, self.queries[dense], self.choices, self.cutoff)
+        dense_queries = self.dense_queries() if dense else np.empty(0, np.int64)
+        if len(dense_queries):
+            search = CountFilter(self.plan, self.queries[dense_queries], self.choices, self.cutoff)
             for p, q, s in search.pairs(tick):
-                yield dense[p], q, s
+                yield dense_queries[p], q, s

@@ -281,9 +281,14 @@ def ratio_tables(draw: st.DrawFn) -> tuple[Table, Table, MatchConfig, int]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=ratio_tables(), bits=st.sampled_from([1, 3, 64]), chunks=st.sampled_from([0, 1, 2, 6]))
+@given(
+    data=ratio_tables(),
+    bits=st.sampled_from([1, 3, 64]),
+    chunks=st.sampled_from([0, 1, 2, 6]),
+    settle=st.sampled_from([50.0, 90.0, 101.0]),
+)
 def test_count_filter_path_equals_reference(
-    data: tuple[Table, Table, MatchConfig, int], bits: int, chunks: int
+    data: tuple[Table, Table, MatchConfig, int], bits: int, chunks: int, settle: float
 ) -> None:
     table1, table2, config, chunk_rows = data
     with ExitStack() as stack:
@@ -291,6 +296,8 @@ def test_count_filter_path_equals_reference(
         stack.enter_context(mock.patch.object(count_filter, "TOKEN_BITS", bits))
         # 0: the dense filter only; 6: signature search up to tau = 11
         stack.enter_context(mock.patch.object(signatures, "MAX_CHUNKS", chunks))
+        # mode best's settling search, at cut-offs below and above the job's
+        stack.enter_context(mock.patch.object(candidates, "SETTLE_CUT", settle))
         got = as_pairs(match_tables(config, table1, table2, chunk_rows=chunk_rows))
     assert_same(got, reference_match(config, table1.columns, table2.columns))
 
