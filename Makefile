@@ -52,6 +52,7 @@ openapi: setup ## regenerate docs/openapi.json from the API functions (make test
 
 bench: setup ## benchmarks: engine vs brute force, local API latency, 200-job load, start-up times, fan-out
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_engine.py --growth
 	$(BIN)/python benchmarks/bench_api.py
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_startup.py

@@ -19,7 +19,7 @@ from rapidfuzz import process
 
 from matchq.config import MatchMode
 from matchq.matching.bounds import GroupPair
-from matchq.matching.count_filter import ValuePairs
+from matchq.matching.count_filter import JARO_WINKLER_KERNEL, CountBound, ValuePairs
 from matchq.matching.plan import Plan
 from matchq.matching.scorers import RATIO_KERNEL, RF_MARGIN
 from matchq.matching.signatures import SignatureFilter
@@ -29,6 +29,8 @@ MIN_SLAB = 64  # choices per cdist call at least
 # The count filter pays off from this many value pairs and this cut-off on.
 FILTER_MIN_PAIRS = 1_000_000
 FILTER_MIN_CUT = 70.0
+# Jaro-Winkler's count bound (docs/matching.md) prunes from about this cut-off on.
+JW_FILTER_MIN_CUT = 88.0
 # In mode best with one ratio mapping, queries with a pair scoring at least this are settled
 # by a signature search at this cut-off before the search at the job's (docs/matching.md).
 SETTLE_CUT = 90.0
@@ -59,14 +61,15 @@ def driver_candidates(
     assert kernel is not None
     cut = pair.cuts[driver.index]
     cutoff = max(0.0, cut - RF_MARGIN) / kernel.scale
-    if (
-        kernel is RATIO_KERNEL
-        and cut >= FILTER_MIN_CUT
-        and cutoff > 0
-        and len(queries) * len(choices) >= FILTER_MIN_PAIRS
-    ):
-        yield from count_filtered(pair, driver, queries, choices, cutoff)
-        return
+    if cutoff > 0 and len(queries) * len(choices) >= FILTER_MIN_PAIRS:
+        if kernel is RATIO_KERNEL and cut >= FILTER_MIN_CUT:
+            yield from count_filtered(pair, driver, queries, choices, cutoff)
+            return
+        if kernel is JARO_WINKLER_KERNEL and cut >= JW_FILTER_MIN_CUT:
+            search = SignatureFilter(driver, queries, choices, CountBound.jaro_winkler(cutoff))
+            for p, q, s in search.pairs(pair.tick):
+                yield p, q, s * kernel.scale
+            return
     yield from _cdist_slabs(pair, driver, queries, choices, cut, cutoff)
 
 
@@ -148,13 +151,13 @@ def count_filtered(
         # Only each query's best pairs count, so a query with some pair scoring s >= SETTLE_CUT
         # needs no pair below s: a search at SETTLE_CUT (signatures only, cheap) finds all
         # pairs scoring >= s, its best among them, and settles it.
-        search = SignatureFilter(driver, queries[left], choices, SETTLE_CUT)
+        search = SignatureFilter(driver, queries[left], choices, CountBound.ratio(SETTLE_CUT))
         settled = np.zeros(len(left), bool)
         for p, q, s in search.pairs(pair.tick, dense=False):
             settled[p] = True
             yield left[p], q, s
         left = left[~settled]
     if len(left):
-        search = SignatureFilter(driver, queries[left], choices, cutoff)
+        search = SignatureFilter(driver, queries[left], choices, CountBound.ratio(cutoff))
         for p, q, s in search.pairs(pair.tick):
             yield left[p], q, s

@@ -35,8 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import process
 
+from matchq.config import Scorer
 from matchq.matching.plan import Plan
-from matchq.matching.scorers import RATIO_KERNEL
+from matchq.matching.scorers import KERNELS, RATIO_KERNEL, Kernel
 
 FILTER_ROWS = 128  # queries per dense filter block
 FILTER_COLS = 8192  # choices per filter slab
@@ -47,6 +48,42 @@ TOKEN_BATCH_CHARS = 2_000_000  # values are tokenised in batches of about this m
 
 # (query positions, choice positions, scores) of value pairs reaching the cut-off
 ValuePairs = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+JARO_WINKLER_KERNEL = KERNELS[Scorer.JARO_WINKLER]
+
+
+@dataclass(frozen=True)
+class CountBound:
+    """A scorer's cut-off as a bound on |T(a) xor T(b)|, and the kernel that verifies.
+
+    `cutoff` is in the kernel's own units: 0-100 for ratio, 0-1 for Jaro-Winkler.
+    """
+
+    kernel: Kernel
+    cutoff: float
+
+    @staticmethod
+    def ratio(cutoff: float) -> CountBound:
+        return CountBound(RATIO_KERNEL, cutoff)
+
+    @staticmethod
+    def jaro_winkler(cutoff: float) -> CountBound:
+        return CountBound(JARO_WINKLER_KERNEL, cutoff)
+
+    def allowed(self, length1: np.ndarray | int, length2: np.ndarray) -> np.ndarray:
+        """The most tokens a pair of these lengths may differ in and reach the cut-off."""
+        if self.kernel is RATIO_KERNEL:
+            # Indel distance d >= |T(a) xor T(b)|, ratio = 100*(1 - d/(l1 + l2))
+            return np.floor((1.0 - self.cutoff / 100.0) * (length1 + length2) + 1e-6).astype(
+                np.int64
+            )
+        # Jaro-Winkler: JW <= 0.6*J + 0.4 (prefix bonus <= 4 * 0.1 * (1 - J)), and with m
+        # matching characters J <= (m/l1 + m/l2 + 1)/3, m <= common = sum of min counts,
+        # |T(a) xor T(b)| = l1 + l2 - 2*common. So JW >= c needs
+        # common >= (3*(c - 0.4)/0.6 - 1) * l1*l2/(l1 + l2).
+        jaro = (self.cutoff - 0.4) / 0.6
+        need = max(0.0, 3.0 * jaro - 1.0) * length1 * length2 / (length1 + length2)
+        return (length1 + length2 - 2 * np.ceil(need - 1e-6)).astype(np.int64)
 
 
 def _batches(lengths: np.ndarray) -> list[int]:
@@ -165,11 +202,12 @@ def _runs(lengths: np.ndarray, rests: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 class CountFilter:
-    """Every value pair of queries x choices whose ratio reaches `cutoff` (exact)."""
+    """Every value pair of queries x choices whose score reaches the bound's cut-off
+    (exact)."""
 
-    def __init__(self, plan: Plan, queries: np.ndarray, choices: np.ndarray, cutoff: float):
-        self.cutoff = cutoff
-        self.slack = 1.0 - cutoff / 100.0  # the Indel distance allowed per character
+    def __init__(self, plan: Plan, queries: np.ndarray, choices: np.ndarray, bound: CountBound):
+        self.bound = bound
+        self.cutoff = bound.cutoff
         self.queries = _Side.of(plan, queries, queries=True)
         self.choices = _Side.of(plan, choices, queries=False)
         # choices in runs of equal (length, rest): the first-stage limit is constant on a run
@@ -178,8 +216,8 @@ class CountFilter:
         self.run_rest = self.choices.rest32[self.run_start]
 
     def _allowed(self, length1: np.ndarray | int, length2: np.ndarray) -> np.ndarray:
-        """The Indel distance a pair of these lengths may have and still reach the cut-off."""
-        return np.floor(self.slack * (length1 + length2) + 1e-6).astype(np.int64)
+        """The tokens a pair of these lengths may differ in and still reach the cut-off."""
+        return self.bound.allowed(length1, length2)
 
     def query_classes(self) -> list[tuple[int, int]]:
         """Ranges of sorted queries of equal (length, rest)."""
@@ -252,7 +290,7 @@ class CountFilter:
             matrix = process.cdist(
                 self.queries.values[first : min(end, first + VERIFY_ROWS)].tolist(),
                 self.choices.values[picked].tolist(),
-                scorer=RATIO_KERNEL.func,
+                scorer=self.bound.kernel.func,
                 processor=None,
                 score_cutoff=self.cutoff,
                 dtype=np.float64,

@@ -24,15 +24,22 @@ dense filter instead. See docs/matching.md, "Signature search".
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import process
 
-from matchq.matching.count_filter import CountFilter, ValuePairs, batched, plan_bits, pooled
+from matchq.matching.count_filter import (
+    CountBound,
+    CountFilter,
+    ValuePairs,
+    batched,
+    plan_bits,
+    pooled,
+)
 from matchq.matching.plan import Plan
-from matchq.matching.scorers import RATIO_KERNEL
 
 MAX_CHUNKS = 2  # 64 bits in 2 chunks of 32; wider tau goes to the dense filter
 QUERY_BLOCK = 2048  # queries probed together
@@ -122,14 +129,14 @@ def _index(plan: Plan, choices: np.ndarray, bits: np.ndarray, needed: set[int]) 
 
 
 class SignatureFilter:
-    """Every value pair of queries x choices whose ratio reaches `cutoff` (exact), found
-    through chunk signatures of the token bits."""
+    """Every value pair of queries x choices whose score reaches the bound's cut-off
+    (exact), found through chunk signatures of the token bits."""
 
-    def __init__(self, plan: Plan, queries: np.ndarray, choices: np.ndarray, cutoff: float):
+    def __init__(self, plan: Plan, queries: np.ndarray, choices: np.ndarray, bound: CountBound):
         self.plan = plan
         self.queries, self.choices = queries, choices
-        self.cutoff = cutoff
-        self.slack = 1.0 - cutoff / 100.0
+        self.bound = bound
+        self.cutoff = bound.cutoff
         bits = plan_bits(plan)
         self.q_bits, self.c_bits = bits[queries], bits[choices]
         self.q_len, self.c_len = plan.lengths[queries], plan.lengths[choices]
@@ -141,7 +148,7 @@ class SignatureFilter:
         self.chunkings = _index(plan, choices, self.c_bits, needed).chunkings
 
     def _allowed(self, length1: np.ndarray | int, length2: np.ndarray) -> np.ndarray:
-        return np.floor(self.slack * (length1 + length2) + 1e-6).astype(np.int64)
+        return self.bound.allowed(length1, length2)
 
     def _chunks_needed(self) -> np.ndarray:
         """Per query, m = ceil((tau + 1)/2) for the widest tau over the choice lengths its
@@ -172,44 +179,47 @@ class SignatureFilter:
 
     @staticmethod
     def _probe(
-        chunks: _Chunks, j: int, query: np.ndarray, q_key: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate (query, choice) pairs of chunk j: choices whose chunk key is within one
-        bit of the query's (`q_key`, per query)."""
+        chunks: _Chunks, j: int, q_key: np.ndarray
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Candidate pairs of chunk j, as (query number within the unit, choice): choices
+        whose chunk key is within one bit of the query's (`q_key`, per query of the unit);
+        in slices of about PROBE_BLOCK pairs."""
         width = chunks.widths[j]
         flips = np.r_[np.uint64(0), np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))]
         probes = (q_key[:, None] ^ flips[None, :]).ravel()
         keys = chunks.sorted_keys[j]
         lo = np.searchsorted(keys, probes, side="left")
-        hi = np.searchsorted(keys, probes, side="right")
-        counts = hi - lo
-        total = int(counts.sum())
-        which = np.repeat(np.repeat(query, width + 1), counts)
-        offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)
-        return which, chunks.order[j][offsets]
+        counts = np.searchsorted(keys, probes, side="right") - lo
+        ends = np.cumsum(counts)
+        # probe ranges [a, b) holding about PROBE_BLOCK pairs each
+        cuts = np.searchsorted(ends, np.arange(PROBE_BLOCK, int(ends[-1]), PROBE_BLOCK))
+        for a, b in itertools.pairwise([0, *np.unique(cuts + 1).tolist(), len(probes)]):
+            if a >= b:
+                continue
+            size = counts[a:b]
+            total = int(ends[b - 1] - (ends[a - 1] if a else 0))
+            if not total:
+                continue
+            which = np.repeat(np.arange(a, b) // (width + 1), size)
+            offsets = np.repeat(lo[a:b] - (np.cumsum(size) - size), size) + np.arange(total)
+            yield which, chunks.order[j][offsets]
 
     def match_unit(self, unit: tuple[int, np.ndarray]) -> ValuePairs | None:
         m, query = unit
         chunks = self.chunkings[m]
         q_keys, _ = _Chunks.keys_of(self.q_bits[query], m)
+        q_bits, q_len, q_rest = self.q_bits[query], self.q_len[query], self.q_rest[query]
         found: list[ValuePairs] = []
-        # position of each query of the unit, to look its chunk keys up
-        local = np.empty(len(self.queries), np.int64)
-        local[query] = np.arange(len(query))
         for j in range(m):
-            which, choice = self._probe(chunks, j, query, q_keys[j])
-            if not len(which):
-                continue
-            keep = np.ones(len(which), bool)
-            for i in range(j):  # found by an earlier chunk already
-                keep &= _popcount(q_keys[i][local[which]] ^ chunks.keys[i][choice]) > 1
-            which, choice = which[keep], choice[keep]
-            allowed = self._allowed(self.q_len[which], self.c_len[choice])
-            allowed -= np.abs(self.q_rest[which] - self.c_rest[choice])
-            keep = _popcount(self.q_bits[which] ^ self.c_bits[choice]) <= allowed
-            which, choice = which[keep], choice[keep]
-            for s in range(0, len(which), PROBE_BLOCK):
-                self._verify(which[s : s + PROBE_BLOCK], choice[s : s + PROBE_BLOCK], found)
+            for which, choice in self._probe(chunks, j, q_keys[j]):
+                keep = np.ones(len(which), bool)
+                for i in range(j):  # found by an earlier chunk already
+                    keep &= _popcount(q_keys[i][which] ^ chunks.keys[i][choice]) > 1
+                which, choice = which[keep], choice[keep]
+                allowed = self._allowed(q_len[which], self.c_len[choice])
+                allowed -= np.abs(q_rest[which] - self.c_rest[choice])
+                keep = _popcount(q_bits[which] ^ self.c_bits[choice]) <= allowed
+                self._verify(query[which[keep]], choice[keep], found)
         return batched(found)
 
     def _verify(self, query: np.ndarray, choice: np.ndarray, out: list[ValuePairs]) -> None:
@@ -219,7 +229,7 @@ class SignatureFilter:
         scores = process.cpdist(
             values[self.queries[query]].tolist(),
             values[self.choices[choice]].tolist(),
-            scorer=RATIO_KERNEL.func,
+            scorer=self.bound.kernel.func,
             processor=None,
             score_cutoff=self.cutoff,
             dtype=np.float64,
@@ -236,6 +246,6 @@ class SignatureFilter:
         yield from pooled(self.units(), self.match_unit, tick)
         dense_queries = self.dense_queries() if dense else np.empty(0, np.int64)
         if len(dense_queries):
-            search = CountFilter(self.plan, self.queries[dense_queries], self.choices, self.cutoff)
+            search = CountFilter(self.plan, self.queries[dense_queries], self.choices, self.bound)
             for p, q, s in search.pairs(tick):
                 yield dense_queries[p], q, s

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rapidfuzz import fuzz
 
 from matchq.config import MatchConfig, MatchMode, MatchType, Scorer
 from matchq.formats import Table
@@ -112,6 +113,7 @@ def tiny_limits(stack: ExitStack) -> None:
     # the count filter of ratio drivers, with blocks of a few queries and choices
     stack.enter_context(mock.patch.object(candidates, "FILTER_MIN_PAIRS", 0))
     stack.enter_context(mock.patch.object(candidates, "FILTER_MIN_CUT", 0.0))
+    stack.enter_context(mock.patch.object(candidates, "JW_FILTER_MIN_CUT", 0.0))
     stack.enter_context(mock.patch.object(count_filter, "FILTER_ROWS", 3))
     stack.enter_context(mock.patch.object(count_filter, "FILTER_COLS", 2))
     stack.enter_context(mock.patch.object(count_filter, "VERIFY_ROWS", 2))
@@ -263,6 +265,22 @@ def test_token_bits_bound_the_indel_distance(values: list[str], bits: int) -> No
             assert bound <= Indel.distance(a, b, processor=None), (a, b)
 
 
+@settings(max_examples=500, deadline=None)
+@given(FILTER_TEXT, FILTER_TEXT)
+def test_count_bounds_hold_at_the_pairs_own_score(a: str, b: str) -> None:
+    """A pair reaches its own score, so the bound at that cut-off must let it through."""
+    from collections import Counter
+
+    from rapidfuzz.distance import JaroWinkler
+
+    ca, cb = Counter(a), Counter(b)
+    differ = sum(((ca - cb) + (cb - ca)).values())  # |T(a) xor T(b)|
+    ratio = count_filter.CountBound.ratio(fuzz.ratio(a, b, processor=None))
+    assert differ <= int(ratio.allowed(len(a), np.array([len(b)]))[0])
+    jw = count_filter.CountBound.jaro_winkler(JaroWinkler.normalized_similarity(a, b))
+    assert differ <= int(jw.allowed(len(a), np.array([len(b)]))[0])
+
+
 @st.composite
 def ratio_tables(draw: st.DrawFn) -> tuple[Table, Table, MatchConfig, int]:
     text = st.one_of(st.none(), FILTER_TEXT, st.sampled_from(POOL))
@@ -272,7 +290,8 @@ def ratio_tables(draw: st.DrawFn) -> tuple[Table, Table, MatchConfig, int]:
     config = MatchConfig(
         file1=FILE_ID, file2=FILE_ID,
         mappings=[{"file1_col": "c0", "file2_col": "c0",
-                   "scorer": draw(st.sampled_from(["ratio", "token_sort_ratio"])),
+                   "scorer": draw(st.sampled_from(["ratio", "token_sort_ratio",
+                                                   "jaro_winkler"])),
                    "use_normalization": draw(st.booleans())}],
         threshold=draw(st.one_of(st.sampled_from([50.0, 80.0, 100.0]), st.floats(0, 100))),
         match_mode=draw(st.sampled_from(list(MatchMode))),
