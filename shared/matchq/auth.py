@@ -123,9 +123,19 @@ class TokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip() or len(sub) > 128:
             raise Unauthorized("Token 'sub' claim must be a non-empty user id")
-        roles = claims.get("roles") or []
-        if isinstance(roles, str):
+        for name in ("exp", "nbf", "iat"):
+            # PyJWT takes int() of these, so "9999999999" would pass as a time
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise Unauthorized(f"Token '{name}' claim must be a number")
+        roles = claims.get("roles")
+        if roles is None:
+            roles = []
+        elif isinstance(roles, str):
             roles = [roles]
+        elif not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            # an object or a number is no role list ("admin" in {"admin": false} is True)
+            raise Unauthorized("Token 'roles' claim must be a list of strings or a string")
         return Principal(user_id=sub, is_admin="admin" in roles)
 
 

@@ -117,7 +117,8 @@ class MotoEndpoint(BackgroundServer):
     """A moto server on host:port, serving from threads of this process.
 
     Unlike `moto.server.ThreadedMotoServer`, binding happens in the caller's thread, so a
-    port already in use raises `OSError` at once instead of hanging.
+    port already in use raises `OSError` at once instead of hanging. Presigned POST uploads
+    are checked as S3 checks them (`matchq_local.uploads`) before moto sees them.
     """
 
     def __init__(self, port: int = DEFAULT_AWS_PORT, host: str = LOOPBACK) -> None:
@@ -127,7 +128,13 @@ class MotoEndpoint(BackgroundServer):
             create_backend_app,
         )
 
-        app = SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
+        from matchq_local.uploads import PresignedPostGuard
+
+        app = PresignedPostGuard(
+            SerialDynamoDB(DomainDispatcherApplication(create_backend_app)),
+            access_key=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            secret_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
         super().__init__(app, host, port, name="moto-server", request_handler=MotoRequestHandler)
 
     @property

@@ -173,6 +173,27 @@ def test_an_empty_file_is_rejected_at_submit(aws: AwsStack) -> None:
     assert body["details"] == "config.file1: 'customers.csv' is empty"
 
 
+def test_a_stored_file_over_the_upload_limit_is_rejected_at_submit(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matchq.settings import forget_settings
+
+    f1 = aws.upload("alice", "customers.csv", CSV1)
+    f2 = aws.upload("alice", "people.csv", CSV2)
+    with monkeypatch.context() as patch:
+        patch.setenv("MATCHQ_MAX_UPLOAD_BYTES", str(len(CSV1) - 1))
+        forget_settings()
+        try:
+            status, body, _ = _submit(aws, {"name": "n", "config": match_config(f1, f2)})
+        finally:
+            forget_settings()
+    assert status == 400
+    assert body["details"] == (
+        f"config.file1: 'customers.csv' holds {len(CSV1):,} bytes; files may hold at most "
+        f"{len(CSV1) - 1:,}"
+    )
+
+
 def test_a_job_that_cannot_be_queued_leaves_nothing_behind(
     aws: AwsStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

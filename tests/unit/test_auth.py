@@ -44,6 +44,37 @@ def test_the_admin_role_makes_an_admin() -> None:
     assert verifier().verify(issue_token(JWT_SECRET, "ops", admin=True)).is_admin
 
 
+def test_roles_may_be_one_string_or_a_list_of_strings() -> None:
+    assert verifier().verify(token(roles="admin")).is_admin
+    assert not verifier().verify(token(roles="user")).is_admin
+    assert not verifier().verify(token(roles=[])).is_admin
+    assert not verifier().verify(token()).is_admin
+
+
+@pytest.mark.parametrize(
+    "roles", [{"admin": False}, {"admin": True}, 1, 1.5, True, ["admin", 1], [["admin"]]]
+)
+def test_odd_roles_are_refused(roles: object) -> None:
+    # {"admin": false} once made an admin: "admin" in a dict tests its keys
+    with pytest.raises(Unauthorized, match="'roles' claim must be a list of strings"):
+        verifier().verify(token(roles=roles))
+
+
+def test_exp_must_be_a_number() -> None:
+    # PyJWT takes int() of exp, so a numeric string passed before
+    with pytest.raises(Unauthorized, match="'exp' claim must be a number"):
+        verifier().verify(token(exp=str(int(time.time()) + 60)))
+    for exp in [f"{time.time() + 60:.3f}", True, [1]]:
+        with pytest.raises(Unauthorized):
+            verifier().verify(token(exp=exp))
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_other_time_claims_must_be_numbers(claim: str) -> None:
+    with pytest.raises(Unauthorized):
+        verifier().verify(token(**{claim: str(int(time.time()) - 60)}))
+
+
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [

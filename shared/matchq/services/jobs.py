@@ -133,6 +133,12 @@ class JobService:
         """The header of an uploaded file; errors name the file, the caller adds the field."""
         if source.size_bytes == 0:
             raise ValidationFailed(f"'{source.name}' is empty")
+        if source.size_bytes > self.settings.max_upload_bytes:
+            # the upload policy caps the size; this holds whatever wrote the object
+            raise ValidationFailed(
+                f"'{source.name}' holds {source.size_bytes:,} bytes; files may hold at most "
+                f"{self.settings.max_upload_bytes:,}"
+            )
         complete = source.size_bytes <= HEADER_PROBE_BYTES
         try:
             columns = read_columns(
