@@ -2,7 +2,8 @@
 
 Rules (docs/matching.md, "File formats"):
 
-- UTF-8, a BOM dropped; a file that is not valid UTF-8 throughout is read as Latin-1.
+- Encodings as `matchq.formats.encoding` decides: BOMs (UTF-8/16/32), strict UTF-8, a
+  Windows-1252 fallback for 8-bit files, binary content refused.
 - `.tsv` is tab-separated; `.csv` and `.txt` have their delimiter sniffed among
   `, ; TAB |` from the first lines. Quotes are `"`, doubled inside quoted fields.
 - The first non-empty row is the header (names stripped, none blank or repeated); every
@@ -23,12 +24,22 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from matchq.errors import InputFileError
 from matchq.formats import c_parser
-from matchq.formats.encoding import BOM, UTF8, decode_as, decode_text, file_encoding
+from matchq.formats.encoding import (
+    BOM,
+    UTF8,
+    UTF16,
+    UTF32,
+    decode_as,
+    decode_prefix,
+    file_encoding,
+)
 from matchq.formats.table import (
     TICK_ROWS,
     NeedsWholeFile,
@@ -210,7 +221,7 @@ class DelimitedText:
 
     def read_columns(self, data: bytes, filename: str, *, complete: bool) -> list[str]:
         """The header names, from the file's first bytes (`complete`: all of them)."""
-        text = decode_text(data, complete=complete)
+        text, _ = decode_prefix(data, filename, complete=complete)
         return find_header(text, filename, self.delimiter, complete=complete).names
 
     def _header(self, path: Path, name: str, encoding: str) -> tuple[HeaderRow, int]:
@@ -233,7 +244,29 @@ class DelimitedText:
         self, path: Path, name: str, columns: list[str] | None, *, max_rows: int, tick: Tick
     ) -> Table:
         """Read the whole file; `columns` as `matchq.formats.read_table` takes them."""
-        encoding = file_encoding(path)
+        encoding = file_encoding(path, name)
+        if encoding in (UTF16, UTF32):
+            # read as UTF-8: the structure check and pandas' parser work on ASCII-based bytes
+            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+                utf8 = Path(tmp) / "utf8"
+                with (
+                    path.open("r", encoding=encoding, newline="") as src,
+                    utf8.open("w", encoding="utf-8", newline="") as dst,
+                ):
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                return self._read(utf8, name, columns, UTF8, max_rows=max_rows, tick=tick)
+        return self._read(path, name, columns, encoding, max_rows=max_rows, tick=tick)
+
+    def _read(
+        self,
+        path: Path,
+        name: str,
+        columns: list[str] | None,
+        encoding: str,
+        *,
+        max_rows: int,
+        tick: Tick,
+    ) -> Table:
         header, data_start = self._header(path, name, encoding)
         selected = choose_columns(header.names, columns, name)
         positions = [header.names.index(col) for col in selected]
