@@ -18,8 +18,9 @@ app = create_app()
     responses=answers(200, "Queued", ERROR_RESPONSES, UNAVAILABLE),
 )
 def submit_job(request: Annotated[SubmitRequest, Body()]) -> SubmitAccepted:
-    job = job_service().submit(current_principal(app), request)
-    return SubmitAccepted(job_id=job.id, message="Job submitted successfully")
+    key = app.current_event.headers.get("idempotency-key")  # headers are case-insensitive
+    job_id = job_service().submit_once(current_principal(app), request, key, app.lambda_context)
+    return SubmitAccepted(job_id=job_id, message="Job submitted successfully")
 
 
 lambda_handler = lambda_entry(app)

@@ -51,6 +51,12 @@ class InvalidState(MatchqError):
     status = HTTPStatus.CONFLICT
 
 
+class IdempotencyConflict(MatchqError):
+    """An Idempotency-Key reused with a different request."""
+
+    status = HTTPStatus.CONFLICT
+
+
 class PayloadTooLarge(MatchqError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 

@@ -102,6 +102,7 @@ class ApiSettings(_CapacitySettings):
 
     max_upload_bytes: int = Field(ge=1)
     presign_expires_seconds: int = Field(default=900, ge=1, le=604800)
+    idempotency_table_name: str | None = None  # Idempotency-Key records of submits
 
 
 class WorkerSettings(_CapacitySettings):

@@ -102,6 +102,11 @@ job ends failed or cancelled, 2 on a usage error, 130 when interrupted while wai
     metavar="1-4",
     help="1 low, 2 normal, 3 high, 4 urgent",
 )
+@click.option(
+    "--idempotency-key",
+    metavar="KEY",
+    help="resubmitting with the same KEY within 24 h returns the first job (default: a fresh key)",
+)
 @click.option("--wait", is_flag=True, help="wait for the job, showing progress on stderr")
 @click.option(
     "--download",
@@ -126,6 +131,7 @@ def submit(
     mode: str | None,
     name: str | None,
     priority: int,
+    idempotency_key: str | None,
     wait: bool,
     download: Path | None,
     timeout: float | None,
@@ -140,7 +146,9 @@ def submit(
     wait = wait or download is not None
     with open_client(state) as api:
         job_config = {**job_config, "file1": upload(api, file1), "file2": upload(api, file2)}
-        job_id = api.submit_job(name or f"{file1.name} vs {file2.name}", job_config, priority)
+        job_id = api.submit_job(
+            name or f"{file1.name} vs {file2.name}", job_config, priority, idempotency_key
+        )
         if not wait:
             print(render.to_json({"job_id": job_id}) if state.json else job_id)
             return 0

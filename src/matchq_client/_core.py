@@ -99,7 +99,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter, for GET, HEAD and DELETE only.
+    """Exponential backoff with full jitter, for GET, HEAD and DELETE, and for a POST that
+    carries an Idempotency-Key (the API answers its retries with the first answer).
 
     Attempt `n` (0-based) waits a uniform random time in `[0, min(max_backoff,
     backoff * 2**n)]`. A 429 or 503 with a Retry-After header waits what it says, unless
@@ -111,31 +112,41 @@ class RetryPolicy:
     backoff: float = 0.5
     max_backoff: float = 30.0
 
-    def allows(self, method: str) -> bool:
-        return method.upper() in RETRY_METHODS
+    def allows(self, method: str, idempotent: bool = False) -> bool:
+        return idempotent or method.upper() in RETRY_METHODS
 
     def backoff_delay(self, attempt: int, rng: random.Random) -> float:
         cap = min(self.max_backoff, self.backoff * (2**attempt))
         return rng.uniform(0.0, max(0.0, cap))
 
     def after_error(
-        self, method: str, attempt: int, exc: Exception, rng: random.Random
+        self,
+        method: str,
+        attempt: int,
+        exc: Exception,
+        rng: random.Random,
+        idempotent: bool = False,
     ) -> float | None:
         """Seconds to wait before retrying after a transport error; None: do not retry."""
-        if attempt >= self.retries or not self.allows(method):
+        if attempt >= self.retries or not self.allows(method, idempotent):
             return None
         if not isinstance(exc, RETRY_ERRORS):
             return None
         return self.backoff_delay(attempt, rng)
 
     def after_status(
-        self, method: str, attempt: int, response: httpx.Response, rng: random.Random
+        self,
+        method: str,
+        attempt: int,
+        response: httpx.Response,
+        rng: random.Random,
+        idempotent: bool = False,
     ) -> float | None:
         """Seconds to wait before retrying after an error status; None: do not retry."""
         status = response.status_code
         if status != 429 and status < 500:
             return None
-        if attempt >= self.retries or not self.allows(method):
+        if attempt >= self.retries or not self.allows(method, idempotent):
             return None
         if status in RETRY_HINT_STATUSES:
             hint = retry_after_seconds(response.headers.get("Retry-After"))

@@ -275,6 +275,18 @@ def test_submit_uploads_both_files_then_submits(
         },
         "priority": 4,
     }
+    assert api.requests[-1].headers["Idempotency-Key"].startswith("sdk-")
+
+
+def test_submit_passes_the_idempotency_key(
+    matchq: Callable[..., Run], api: FakeApi, inputs: list[str]
+) -> None:
+    api.on("POST", "/files", grant("file_1"), grant("file_2"))
+    api.on("POST", S3, httpx.Response(204))
+    api.on("POST", "/jobs/submit", httpx.Response(201, json={"job_id": JOB_ID}))
+    run = matchq("submit", *inputs, "--map", "a=b", "--idempotency-key", "nightly-2026-12-03")
+    assert run.code == 0, run.err
+    assert api.requests[-1].headers["Idempotency-Key"] == "nightly-2026-12-03"
 
 
 def test_submit_wait_download_json(

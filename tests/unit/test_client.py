@@ -509,7 +509,6 @@ def test_delete_is_retried(client: MatchqClient, server: FakeServer) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "call"),
     [
-        ("POST", "/jobs/submit", lambda c: c.submit_job("n", {})),
         ("POST", f"/jobs/{JOB_ID}/cancel", lambda c: c.cancel_job(JOB_ID)),
         ("POST", "/jobs/cleanup", lambda c: c.cleanup()),
         ("POST", "/files", lambda c: c.upload_file(__file__)),
@@ -532,10 +531,35 @@ def test_posts_are_never_retried(
 def test_posts_are_not_retried_after_a_connection_error(
     client: MatchqClient, server: FakeServer, sleeps: list[float]
 ) -> None:
-    server.on("POST", "/jobs/submit", httpx.ReadTimeout("slow"))
+    server.on("POST", f"/jobs/{JOB_ID}/cancel", httpx.ReadTimeout("slow"))
     with pytest.raises(ConnectionFailed, match="timed out"):
-        client.submit_job("n", {})
+        client.cancel_job(JOB_ID)
     assert len(server.requests) == 1 and sleeps == []
+
+
+def test_submits_are_retried_with_one_generated_idempotency_key(
+    client: MatchqClient, server: FakeServer, sleeps: list[float]
+) -> None:
+    server.on(
+        "POST",
+        "/jobs/submit",
+        httpx.ReadTimeout("slow"),
+        httpx.Response(503),
+        httpx.Response(200, json={"job_id": JOB_ID, "message": "Job submitted successfully"}),
+    )
+    assert client.submit_job("n", {}) == JOB_ID
+    keys = [r.headers.get("Idempotency-Key") for r in server.requests]
+    assert len(keys) == 3 and len(sleeps) == 2
+    assert len(set(keys)) == 1 and keys[0] and keys[0].startswith("sdk-")
+    server.on(
+        "POST",
+        "/jobs/submit",
+        httpx.Response(200, json={"job_id": JOB_ID, "message": "Job submitted successfully"}),
+    )
+    client.submit_job("n", {})
+    assert server.requests[-1].headers["Idempotency-Key"] != keys[0]  # a key per submit
+    client.submit_job("n", {}, idempotency_key="order-42")
+    assert server.requests[-1].headers["Idempotency-Key"] == "order-42"
 
 
 def test_4xx_is_not_retried(client: MatchqClient, server: FakeServer, sleeps: list[float]) -> None:

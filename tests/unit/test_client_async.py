@@ -235,9 +235,11 @@ def test_retries_follow_the_same_policy(
                 await client.submit_job("n", {})
 
     run(scenario())
-    assert len(sleeper.sleeps) == 2
+    # the submit carries an Idempotency-Key, so it is retried too (3 retries)
+    assert len(sleeper.sleeps) == 2 + 3
     assert 0 <= sleeper.sleeps[0] <= 0.5 and sleeper.sleeps[1] == 3.0
-    assert [r.method for r in server.requests] == ["GET", "GET", "GET", "POST"]
+    assert [r.method for r in server.requests] == ["GET", "GET", "GET"] + ["POST"] * 4
+    assert len({r.headers["Idempotency-Key"] for r in server.requests[3:]}) == 1
 
 
 def test_rate_limit_beyond_max_backoff_is_raised(

@@ -600,7 +600,11 @@ TABLE_WRITES = {
 def test_table_access_per_function(
     resources: dict[str, Any], function: str, writes: set[str]
 ) -> None:
-    statements = granted(resources, function, "dynamodb:")
+    statements = [
+        s
+        for s in granted(resources, function, "dynamodb:")
+        if "IdempotencyTable" not in as_text(s["Resource"])
+    ]
     assert statements, f"{function} cannot reach the table"
     table_actions = {a for s in statements for a in actions(s)}
     assert table_actions == TABLE_READS | writes
@@ -609,6 +613,24 @@ def test_table_access_per_function(
         if set(actions(statement)) & WRITE_ACTIONS:
             # Writes go to the table itself, never to an index.
             assert statement["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
+
+
+def test_only_submit_reaches_the_idempotency_records(resources: dict[str, Any]) -> None:
+    # Powertools idempotency: get, conditional put, update with the answer, delete on error
+    for function in ALL_FUNCTIONS:
+        statements = [
+            s
+            for s in granted(resources, function, "dynamodb:")
+            if "IdempotencyTable" in as_text(s["Resource"])
+        ]
+        if function != "SubmitJobFunction":
+            assert statements == [], function
+            continue
+        assert {a for s in statements for a in actions(s)} == {
+            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        }  # fmt: skip
+        for statement in statements:
+            assert statement["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
 
 
 NO_TABLE_ACCESS = ["AuthorizerFunction", "CreateUploadFunction", "OpenApiFunction"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matchq.auth import Principal
 from matchq.config import MatchConfig
@@ -35,8 +36,12 @@ from matchq.models import (
 from matchq.observability import logger, metrics, tag
 from matchq.settings import ApiSettings
 
+if TYPE_CHECKING:
+    from matchq.dal.idempotency import IdempotentSubmits
+
 MAX_COLUMNS = 1000
 JOB_ID_PREFIX = "job_"
+IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,128}")  # printable ASCII
 STATUS_VALUES = ", ".join(s.value for s in JobStatus)
 
 
@@ -80,6 +85,7 @@ class JobService:
         self.storage = storage
         self.settings = settings
         self.clock = clock
+        self._idempotent: IdempotentSubmits | None = None
 
     # --- reading -----------------------------------------------------------------------
 
@@ -177,6 +183,32 @@ class JobService:
                         f"config.output_cols{side}[{i}]: column '{col}' "
                         f"not found in file{side} '{source.name}'"
                     )
+
+    def submit_once(
+        self,
+        principal: Principal,
+        request: SubmitRequest,
+        idempotency_key: str | None,
+        context: Any | None = None,
+    ) -> str:
+        """`submit`, once per (user, Idempotency-Key) within 24 hours; the job id."""
+        if idempotency_key is None:
+            return self.submit(principal, request).id
+        if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise ValidationFailed("Idempotency-Key: must be 1 to 128 printable ASCII characters")
+        if self.settings.idempotency_table_name is None:
+            raise ServiceUnavailable("Idempotency-Key is not available on this deployment")
+        from matchq.dal.idempotency import IdempotentSubmits
+
+        if self._idempotent is None:
+            self._idempotent = IdempotentSubmits(self.settings.idempotency_table_name)
+        return self._idempotent.once(
+            principal.user_id,
+            idempotency_key,
+            request.model_dump(mode="json"),
+            lambda: self.submit(principal, request).id,
+            context,
+        )
 
     def submit(self, principal: Principal, request: SubmitRequest) -> Job:
         config = request.config

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -107,18 +108,21 @@ class MatchqClient:
         **kwargs: Any,
     ) -> httpx.Response:
         """Send with the retry policy; returns the last response, whatever its status."""
-        headers = self._api_headers() if api else {}
+        headers = {**(self._api_headers() if api else {}), **kwargs.pop("headers", {})}
+        idempotent = "Idempotency-Key" in headers
         attempt = 0
         while True:
             try:
                 request = self._http.build_request(method, url, headers=headers, **kwargs)
                 response = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
-                delay = self.retry_policy.after_error(method, attempt, exc, self._rng)
+                delay = self.retry_policy.after_error(method, attempt, exc, self._rng, idempotent)
                 if delay is None:
                     raise _core.connection_failed(method, url, exc) from exc
             else:
-                delay = self.retry_policy.after_status(method, attempt, response, self._rng)
+                delay = self.retry_policy.after_status(
+                    method, attempt, response, self._rng, idempotent
+                )
                 if delay is None:
                     return response
                 response.close()
@@ -135,10 +139,22 @@ class MatchqClient:
 
     # --- jobs --------------------------------------------------------------------------
 
-    def submit_job(self, name: str, config: Mapping[str, Any], priority: int = 2) -> str:
-        """Submit a job (`config` must name `file1` and `file2`); returns its id. Never retried."""
+    def submit_job(
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        priority: int = 2,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Submit a job (`config` must name `file1` and `file2`); returns its id.
+
+        Sent with an Idempotency-Key (a fresh random one unless given), so a retry after a
+        lost answer or a 5xx returns the same job instead of creating a second one.
+        """
         body = {"name": name, "config": dict(config), "priority": priority}
-        return _core.parse_job_id(self.request("POST", "jobs/submit", json=body))
+        key = idempotency_key or f"sdk-{uuid.uuid4()}"
+        response = self.request("POST", "jobs/submit", json=body, headers={"Idempotency-Key": key})
+        return _core.parse_job_id(response)
 
     def get_job(self, job_id: str) -> Job:
         """One job."""
