@@ -321,55 +321,57 @@ def test_count_filter_path_equals_reference(
     assert_same(got, reference_match(config, table1.columns, table2.columns))
 
 
-def test_count_filter_path_is_taken_on_person_names() -> None:
-    table1, table2 = _synthetic(150, 200, seed=9)
-    config = MatchConfig(file1=FILE_ID, file2=FILE_ID, threshold=80, match_mode="all",
-                         mappings=[{"file1_col": "name", "file2_col": "name",
-                                    "scorer": "ratio"}])  # fmt: skip
+def _names_config(threshold: float) -> MatchConfig:
+    return MatchConfig(file1=FILE_ID, file2=FILE_ID, threshold=threshold, match_mode="all",
+                       mappings=[{"file1_col": "name", "file2_col": "name",
+                                  "scorer": "ratio"}])  # fmt: skip
+
+
+def _spy(stack: ExitStack, owner: Any, name: str) -> mock.MagicMock:
+    """Count the calls of owner.name while it keeps working."""
+    original = getattr(owner, name)
+    spy: mock.MagicMock = stack.enter_context(
+        mock.patch.object(owner, name, autospec=True, side_effect=original)
+    )
+    return spy
+
+
+def _names_match(
+    n1: int, n2: int, seed: int, threshold: float, chunk_rows: int, spies: list[tuple[Any, str]]
+) -> tuple[list[mock.MagicMock], list[Any], list[Any]]:
+    """Match synthetic person names under tiny limits; the spies, got and want."""
+    table1, table2 = _synthetic(n1, n2, seed=seed)
+    config = _names_config(threshold)
     with ExitStack() as stack:
         tiny_limits(stack)
         stack.enter_context(mock.patch.object(count_filter, "FILTER_ROWS", 16))
         stack.enter_context(mock.patch.object(count_filter, "FILTER_COLS", 64))
-        spy = stack.enter_context(
-            mock.patch.object(candidates, "count_filtered", wraps=candidates.count_filtered)
-        )
-        got = as_pairs(match_tables(config, table1, table2, chunk_rows=40))
+        stack.enter_context(mock.patch.object(signatures, "QUERY_BLOCK", 16))
+        stack.enter_context(mock.patch.object(signatures, "PROBE_BLOCK", 64))
+        watched = [_spy(stack, owner, name) for owner, name in spies]
+        got = as_pairs(match_tables(config, table1, table2, chunk_rows=chunk_rows))
+    return watched, got, reference_match(config, table1.columns, table2.columns)
+
+
+def test_count_filter_path_is_taken_on_person_names() -> None:
+    (spy,), got, want = _names_match(150, 200, 9, 80, 40, [(candidates, "count_filtered")])
     assert spy.call_count >= 4
-    want = reference_match(config, table1.columns, table2.columns)
     assert len(want) > 50
     assert_same(got, want)
 
 
 def test_signature_search_and_dense_filter_share_a_job_on_person_names() -> None:
     # at 88 most names have tau <= 3 (two 32-bit chunks), the longest ones go dense
-    table1, table2 = _synthetic(300, 400, seed=11)
-    config = MatchConfig(file1=FILE_ID, file2=FILE_ID, threshold=88, match_mode="all",
-                         mappings=[{"file1_col": "name", "file2_col": "name",
-                                    "scorer": "ratio"}])  # fmt: skip
-    with ExitStack() as stack:
-        tiny_limits(stack)
-        stack.enter_context(mock.patch.object(signatures, "QUERY_BLOCK", 16))
-        stack.enter_context(mock.patch.object(signatures, "PROBE_BLOCK", 64))
-        sparse = stack.enter_context(
-            mock.patch.object(
-                signatures.SignatureFilter,
-                "match_unit",
-                autospec=True,
-                side_effect=signatures.SignatureFilter.match_unit,
-            )
-        )
-        dense = stack.enter_context(
-            mock.patch.object(
-                count_filter.CountFilter,
-                "match_class",
-                autospec=True,
-                side_effect=count_filter.CountFilter.match_class,
-            )
-        )
-        got = as_pairs(match_tables(config, table1, table2, chunk_rows=100))
+    (sparse, dense), got, want = _names_match(
+        300,
+        400,
+        11,
+        88,
+        100,
+        [(signatures.SignatureFilter, "match_unit"), (count_filter.CountFilter, "match_class")],
+    )
     assert sparse.call_count >= 4
     assert dense.call_count >= 1
-    want = reference_match(config, table1.columns, table2.columns)
     assert len(want) > 50
     assert_same(got, want)
 
