@@ -114,7 +114,7 @@ def decode_prefix(data: bytes, filename: str, *, complete: bool) -> tuple[str, s
             text = codecs.getincrementaldecoder(encoding)().decode(data, final=complete)
         except UnicodeDecodeError as exc:
             raise _bad_unicode(filename, encoding, exc.start) from None
-        _check_text(data[: len(_BOMS[0][0])], text[:HEAD_BYTES], filename)
+        _check_text(b"", text[:HEAD_BYTES], filename)  # no binary signature starts with a BOM
         return text, encoding
     _check_text(data, data[:HEAD_BYTES].decode("latin-1"), filename)
     try:

@@ -164,7 +164,8 @@ def plan_bits(plan: Plan) -> np.ndarray:
     return plan.token_bits
 
 
-def _popcount(bits: np.ndarray) -> np.ndarray:
+def popcount(bits: np.ndarray) -> np.ndarray:
+    """Set bits per value, as int64."""
     return np.bitwise_count(bits).astype(np.int64)
 
 
@@ -184,12 +185,12 @@ class _Side:
     def of(plan: Plan, codes: np.ndarray, *, queries: bool) -> _Side:
         lengths, bits = plan.lengths[codes], plan_bits(plan)[codes]
         high = (bits >> np.uint64(32)).astype(np.uint32)
-        rest32 = lengths - _popcount(high)
+        rest32 = lengths - popcount(high)
         # queries of one (length, rest) class share candidates; equal bits side by side
         order = np.lexsort((bits, rest32, lengths) if queries else (rest32, lengths))
         lengths, bits, high, rest32 = lengths[order], bits[order], high[order], rest32[order]
         return _Side(
-            order, plan.values[codes[order]], lengths, bits, high, rest32, lengths - _popcount(bits)
+            order, plan.values[codes[order]], lengths, bits, high, rest32, lengths - popcount(bits)
         )
 
 
@@ -271,7 +272,7 @@ class CountFilter:
         choice = columns[column]
         allowed = self._allowed(q.lengths[query], c.lengths[choice])
         allowed -= np.abs(q.rest64[query] - c.rest64[choice])
-        keep = _popcount(q.bits[query] ^ c.bits[choice]) <= allowed
+        keep = popcount(q.bits[query] ^ c.bits[choice]) <= allowed
         return query[keep], choice[keep]
 
     def verify(

@@ -38,16 +38,13 @@ from matchq.matching.count_filter import (
     batched,
     plan_bits,
     pooled,
+    popcount,
 )
 from matchq.matching.plan import Plan
 
 MAX_CHUNKS = 2  # 64 bits in 2 chunks of 32; wider tau goes to the dense filter
 QUERY_BLOCK = 2048  # queries probed together
 PROBE_BLOCK = 2_000_000  # candidate pairs handled together, at most (about)
-
-
-def _popcount(bits: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(bits).astype(np.int64)
 
 
 @dataclass
@@ -140,8 +137,8 @@ class SignatureFilter:
         bits = plan_bits(plan)
         self.q_bits, self.c_bits = bits[queries], bits[choices]
         self.q_len, self.c_len = plan.lengths[queries], plan.lengths[choices]
-        self.q_rest = self.q_len - _popcount(self.q_bits)
-        self.c_rest = self.c_len - _popcount(self.c_bits)
+        self.q_rest = self.q_len - popcount(self.q_bits)
+        self.c_rest = self.c_len - popcount(self.c_bits)
         # per query, the chunks its widest tau needs (0: none reachable)
         self.q_chunks = self._chunks_needed()
         needed = set(np.unique(self.q_chunks).tolist()) & set(range(1, MAX_CHUNKS + 1))
@@ -214,11 +211,11 @@ class SignatureFilter:
             for which, choice in self._probe(chunks, j, q_keys[j]):
                 keep = np.ones(len(which), bool)
                 for i in range(j):  # found by an earlier chunk already
-                    keep &= _popcount(q_keys[i][which] ^ chunks.keys[i][choice]) > 1
+                    keep &= popcount(q_keys[i][which] ^ chunks.keys[i][choice]) > 1
                 which, choice = which[keep], choice[keep]
                 allowed = self._allowed(q_len[which], self.c_len[choice])
                 allowed -= np.abs(q_rest[which] - self.c_rest[choice])
-                keep = _popcount(q_bits[which] ^ self.c_bits[choice]) <= allowed
+                keep = popcount(q_bits[which] ^ self.c_bits[choice]) <= allowed
                 self._verify(query[which[keep]], choice[keep], found)
         return batched(found)
 
