@@ -144,6 +144,47 @@ def _load_workbook(source: IO[bytes]) -> tuple[Any, _SharedStrings | None]:
     return reader.wb, reader.strings
 
 
+# Zip bombs: every part's declared size is checked before anything is inflated (zipfile
+# never inflates a part past its declared size: a part that lies fails its CRC check).
+MAX_PART_BYTES = 1 << 30  # uncompressed bytes of one part (a 1M-row sheet is ~100-200 MB)
+MAX_TOTAL_BYTES = 2 << 30  # uncompressed bytes of all parts together
+MAX_RATIO = 200  # uncompressed : compressed, for parts of RATIO_MIN_BYTES and more
+RATIO_MIN_BYTES = 1 << 20  # small parts (styles, empty sheets) may compress much better
+
+
+def check_archive(source: IO[bytes], name: str) -> None:
+    """Refuse a workbook whose parts would inflate past the limits, from the zip's central
+    directory alone; `source` is left at its start."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(source) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise InputFileError(f"{name}: not a readable .xlsx workbook") from None
+    finally:
+        source.seek(0)
+    total = 0
+    for part in parts:
+        total += part.file_size
+        if part.file_size > MAX_PART_BYTES:
+            raise InputFileError(
+                f"{name}: the workbook part {part.filename} would inflate to "
+                f"{part.file_size:,} bytes; the limit is {MAX_PART_BYTES:,}"
+            )
+        ratio = part.file_size / max(1, part.compress_size)
+        if part.file_size >= RATIO_MIN_BYTES and ratio > MAX_RATIO:
+            raise InputFileError(
+                f"{name}: the workbook part {part.filename} is compressed {ratio:,.0f}:1; "
+                f"the limit is {MAX_RATIO}:1 (a zip bomb?)"
+            )
+    if total > MAX_TOTAL_BYTES:
+        raise InputFileError(
+            f"{name}: the workbook would inflate to {total:,} bytes; the limit is "
+            f"{MAX_TOTAL_BYTES:,}"
+        )
+
+
 def _column_letters(index: int) -> str:
     letters = ""
     index += 1
@@ -158,6 +199,7 @@ class _Sheet:
 
     def __init__(self, source: IO[bytes], name: str) -> None:
         self.name = name
+        check_archive(source, name)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

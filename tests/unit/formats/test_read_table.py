@@ -220,3 +220,43 @@ def test_cancel_while_reading_text_stops_the_read(tmp_path: Path) -> None:
 
     with pytest.raises(JobCancelled):
         read_table(path, "a.csv", tick=cancel)
+
+
+def _with_part(path: Path, part: str, data: bytes) -> bytes:
+    """The workbook at `path` with one more (deflated) part."""
+    import zipfile
+    from io import BytesIO
+
+    buffer = BytesIO(path.read_bytes())
+    with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(part, data)
+    return buffer.getvalue()
+
+
+def test_xlsx_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
+    from matchq.formats import read_columns, xlsx
+
+    good = make_xlsx(tmp_path / "good", {"A1": "name", "A2": "x"})
+    bomb = _with_part(good, "xl/worksheets/sheet9.xml", b" " * (4 << 20))  # ~1000:1
+    assert len(bomb) < 100_000
+    path = tmp_path / "bomb"
+    path.write_bytes(bomb)
+    want = "b.xlsx: the workbook part xl/worksheets/sheet9.xml is compressed"
+    with mock.patch("openpyxl.reader.excel.ExcelReader.read", side_effect=AssertionError):
+        with pytest.raises(InputFileError, match=want):
+            read_table(path, "b.xlsx")
+        with pytest.raises(InputFileError, match=want):  # the API's header probe too
+            read_columns(bomb, "b.xlsx", complete=True)
+    part_limit = "would inflate to 4,194,304 bytes; the limit is 1,000,000"
+    with (
+        mock.patch.object(xlsx, "MAX_PART_BYTES", 1_000_000),
+        pytest.raises(InputFileError, match=part_limit),
+    ):
+        read_table(path, "b.xlsx")
+    with (
+        mock.patch.object(xlsx, "MAX_TOTAL_BYTES", 2_000_000),
+        mock.patch.object(xlsx, "MAX_RATIO", 10**6),
+        pytest.raises(InputFileError, match="the workbook would inflate to"),
+    ):
+        read_table(path, "b.xlsx")
+    assert read_table(good, "g.xlsx").columns == {"name": ["x"]}  # a real workbook passes
