@@ -216,10 +216,6 @@ class CountFilter:
         self.run_length = self.choices.lengths[self.run_start]
         self.run_rest = self.choices.rest32[self.run_start]
 
-    def _allowed(self, length1: np.ndarray | int, length2: np.ndarray) -> np.ndarray:
-        """The tokens a pair of these lengths may differ in and still reach the cut-off."""
-        return self.bound.allowed(length1, length2)
-
     def query_classes(self) -> list[tuple[int, int]]:
         """Ranges of sorted queries of equal (length, rest)."""
         starts, sizes = _runs(self.queries.lengths, self.queries.rest32)
@@ -231,7 +227,7 @@ class CountFilter:
         length, rest = int(self.queries.lengths[first]), int(self.queries.rest32[first])
         # Indel distance allowed, less what the untracked rests must differ by; the tracked
         # counts must differ by |popcount difference| <= Hamming distance at least
-        allowed = self._allowed(length, self.run_length) - np.abs(rest - self.run_rest)
+        allowed = self.bound.allowed(length, self.run_length) - np.abs(rest - self.run_rest)
         keep = allowed >= np.abs((length - rest) - (self.run_length - self.run_rest))
         sizes = self.run_size[keep]
         columns = np.repeat(self.run_start[keep] - np.cumsum(sizes) + sizes, sizes)
@@ -270,7 +266,7 @@ class CountFilter:
         query, column = np.divmod(np.sort(np.concatenate(hits)), len(columns))
         query += start
         choice = columns[column]
-        allowed = self._allowed(q.lengths[query], c.lengths[choice])
+        allowed = self.bound.allowed(q.lengths[query], c.lengths[choice])
         allowed -= np.abs(q.rest64[query] - c.rest64[choice])
         keep = popcount(q.bits[query] ^ c.bits[choice]) <= allowed
         return query[keep], choice[keep]

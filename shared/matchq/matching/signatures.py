@@ -144,16 +144,13 @@ class SignatureFilter:
         needed = set(np.unique(self.q_chunks).tolist()) & set(range(1, MAX_CHUNKS + 1))
         self.chunkings = _index(plan, choices, self.c_bits, needed).chunkings
 
-    def _allowed(self, length1: np.ndarray | int, length2: np.ndarray) -> np.ndarray:
-        return self.bound.allowed(length1, length2)
-
     def _chunks_needed(self) -> np.ndarray:
         """Per query, m = ceil((tau + 1)/2) for the widest tau over the choice lengths its
         length can reach (|len(a) - len(b)| <= allowed); 0 when it reaches none."""
         lengths = np.unique(self.c_len)
         need = np.zeros(len(self.queries), np.int64)
         for la in np.unique(self.q_len).tolist():
-            allowed = self._allowed(la, lengths)
+            allowed = self.bound.allowed(la, lengths)
             ok = np.abs(la - lengths) <= allowed
             if ok.any():
                 tau = int(allowed[ok].max())
@@ -213,7 +210,7 @@ class SignatureFilter:
                 for i in range(j):  # found by an earlier chunk already
                     keep &= popcount(q_keys[i][which] ^ chunks.keys[i][choice]) > 1
                 which, choice = which[keep], choice[keep]
-                allowed = self._allowed(q_len[which], self.c_len[choice])
+                allowed = self.bound.allowed(q_len[which], self.c_len[choice])
                 allowed -= np.abs(q_rest[which] - self.c_rest[choice])
                 keep = popcount(q_bits[which] ^ self.c_bits[choice]) <= allowed
                 self._verify(query[which[keep]], choice[keep], found)
