@@ -50,10 +50,11 @@ sizes: build ## unzipped size of every function with its layers (Lambda limit 25
 openapi: setup ## regenerate docs/openapi.json from the API functions (make test checks it is current)
 	$(BIN)/python scripts/openapi.py
 
-bench: setup ## benchmarks: engine vs brute force, local API latency, 200-job load, start-up times, fan-out
+bench: setup ## benchmarks: engine vs brute force, local API latency, restart with state, 200-job load, start-up times, fan-out
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_engine.py --growth
 	$(BIN)/python benchmarks/bench_api.py
+	$(BIN)/python benchmarks/bench_restart.py
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_fanout.py

@@ -1,7 +1,9 @@
 """API latency of the local stack: p50/p99 of GET /jobs/{id}, POST /jobs/submit, GET /jobs/list.
 
 Starts `matchq serve` on free ports (unless --url is given), then sends sequential requests
-from one client, as a user polling the API would, and prints a table.
+from one client, as a user polling the API would, and prints a table. Without --url it
+does so twice, side by side: state in memory (MATCHQ_DATA_DIR=:memory:) and on disk (the
+default, durable), and prints the ratio of their medians.
 
 Usage: python benchmarks/bench_api.py [--requests 200] [--url http://localhost:5000/api/v1]
 """
@@ -31,10 +33,12 @@ WARMUP = 10
 
 
 @contextmanager
-def started_stack() -> Iterator[tuple[str, str]]:
-    """(base URL, JWT secret) of a fresh local stack with one worker slot."""
+def started_stack(data_dir: str | None = None) -> Iterator[tuple[str, str]]:
+    """(base URL, JWT secret) of a fresh local stack with one worker slot; its state in
+    `data_dir` (None: a temporary directory, durable)."""
+    settings = {"MATCHQ_DATA_DIR": data_dir} if data_dir else None
     try:
-        with background_stack(workers=1) as stack:
+        with background_stack(workers=1, settings=settings) as stack:
             yield stack.base_url, stack.secret
     except StackFailed as exc:
         raise SystemExit(str(exc)) from None
@@ -59,7 +63,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def run(base_url: str, token: str, n: int) -> None:
+Rows = list[tuple[str, list[float]]]
+
+
+def run(base_url: str, token: str, n: int, label: str = "") -> Rows:
     work = Path(tempfile.mkdtemp(prefix="matchq-bench-"))
     left, right = work / "a.csv", work / "b.csv"
     left.write_text("name,city\nAnna Schmidt,Berlin\nJosé García,Madrid\n")
@@ -94,8 +101,8 @@ def run(base_url: str, token: str, n: int) -> None:
         )
         jobs = len(api.list_jobs(limit=1000))
     print(
-        f"\nAPI latency, local stack ({n} sequential requests each after {WARMUP} warm-up;"
-        f" {jobs} jobs listed)"
+        f"\nAPI latency, local stack{label} ({n} sequential requests each after {WARMUP}"
+        f" warm-up; {jobs} jobs listed)"
     )
     print(f"{'endpoint':<24}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'mean ms':>9}")
     for name, times in rows:
@@ -103,6 +110,7 @@ def run(base_url: str, token: str, n: int) -> None:
             f"{name:<24}{percentile(times, 50):9.1f}{percentile(times, 90):9.1f}"
             f"{percentile(times, 99):9.1f}{max(times):9.1f}{statistics.fmean(times):9.1f}"
         )
+    return rows
 
 
 def main() -> None:
@@ -120,8 +128,16 @@ def main() -> None:
             token = issue_token(local_jwt_secret(), "bench-user")
         run(args.url.rstrip("/"), token, args.requests)
         return
-    with started_stack() as (url, secret):
-        run(url, issue_token(secret, "bench-user"), args.requests)
+    measured = {}
+    for label, data_dir in (("in memory", ":memory:"), ("on disk", None)):
+        with started_stack(data_dir) as (url, secret):
+            measured[label] = run(
+                url, issue_token(secret, "bench-user"), args.requests, f", state {label}"
+            )
+    print("\ndurable state: p50 on disk / p50 in memory")
+    for (name, memory), (_, disk) in zip(measured["in memory"], measured["on disk"], strict=True):
+        ratio = percentile(disk, 50) / percentile(memory, 50)
+        print(f"{name:<24}{ratio:9.2f}x")
 
 
 if __name__ == "__main__":

@@ -118,10 +118,13 @@ class MotoEndpoint(BackgroundServer):
 
     Unlike `moto.server.ThreadedMotoServer`, binding happens in the caller's thread, so a
     port already in use raises `OSError` at once instead of hanging. Presigned POST uploads
-    are checked as S3 checks them (`matchq_local.uploads`) before moto sees them.
+    are checked as S3 checks them (`matchq_local.uploads`) before moto sees them. With a
+    `StateStore`, every change is journaled to disk (`matchq_local.durable`).
     """
 
-    def __init__(self, port: int = DEFAULT_AWS_PORT, host: str = LOOPBACK) -> None:
+    def __init__(
+        self, port: int = DEFAULT_AWS_PORT, host: str = LOOPBACK, store: Any | None = None
+    ) -> None:
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -130,8 +133,13 @@ class MotoEndpoint(BackgroundServer):
 
         from matchq_local.uploads import PresignedPostGuard
 
+        moto_app: Any = DomainDispatcherApplication(create_backend_app)
+        if store is not None:  # durable state (matchq_local.durable)
+            from matchq_local.durable import Journal
+
+            moto_app = Journal(moto_app, store)
         app = PresignedPostGuard(
-            SerialDynamoDB(DomainDispatcherApplication(create_backend_app)),
+            SerialDynamoDB(moto_app),
             access_key=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             secret_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )

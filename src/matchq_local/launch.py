@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +69,13 @@ def background_stack(
     `fresh`: free ports, a new JWT secret and none of the caller's AWS_/MATCHQ_ settings
     (tests, benchmarks); otherwise the caller's environment as it is (the demo).
     `check_exit`: raise `StackFailed` unless the stack exits 0 on `stop_signal`.
-    `settings`: more MATCHQ_* variables for the stack (e.g. MATCHQ_SHARD_ROWS).
+    `settings`: more MATCHQ_* variables for the stack (e.g. MATCHQ_SHARD_ROWS). A fresh
+    stack keeps its state in a temporary MATCHQ_DATA_DIR, removed on exit, unless
+    `settings` names one.
     """
     env = dict(os.environ)
     secret = None
+    scratch: str | None = None
     if fresh:
         secret = secrets.token_urlsafe(32)
         env = {k: v for k, v in env.items() if not k.startswith(("AWS_", "MATCHQ_", "POWERTOOLS_"))}
@@ -84,6 +88,8 @@ def background_stack(
         )
         if maintenance_seconds is not None:
             env["MATCHQ_MAINTENANCE_SECONDS"] = str(maintenance_seconds)
+        if "MATCHQ_DATA_DIR" not in (settings or {}):
+            scratch = env["MATCHQ_DATA_DIR"] = tempfile.mkdtemp(prefix="matchq-data-")
     env.update(settings or {})
     paths = [str(ROOT / "shared"), str(ROOT / "src"), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
@@ -117,12 +123,36 @@ def background_stack(
     finally:
         code = _stop(process, stop_timeout, stop_signal)
         text = _tail(log)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         if own_log:
             log.unlink(missing_ok=True)
         if check_exit and code != 0:
             raise StackFailed(
                 f"the local stack exited with {code} on {stop_signal.name}; its log:\n{text}"
             )
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process under `pid` (Linux /proc)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            children.append(int(entry.name))
+    return [c for child in children for c in (child, *_descendants(child))]
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL `pid` and every process under it at once, as `kill -9` of the process tree."""
+    for target in (*_descendants(pid), pid):
+        with suppress(ProcessLookupError):
+            os.kill(target, signal.SIGKILL)
 
 
 def _stop(

@@ -14,6 +14,9 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from matchq_local.aws import DEFAULT_AWS_PORT, LOOPBACK
+from matchq_local.template import ROOT
+
+DEFAULT_DATA_DIR = ROOT / ".matchq" / "data"
 
 ENV_PREFIX = "MATCHQ_"
 Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port
@@ -47,6 +50,8 @@ class LocalSettings(BaseSettings):
     slots: Literal["processes", "threads"] = "processes"
     host: str = LOOPBACK
     jwt_secret: str | None = None
+    # Where the stack keeps its state (matchq_local.durable); ":memory:" keeps none.
+    data_dir: str = str(DEFAULT_DATA_DIR)
     log_level: LogLevel = "WARNING"
     maintenance_seconds: Annotated[float, Field(gt=0)] | None = None
     parameter_overrides: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)

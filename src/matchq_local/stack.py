@@ -23,6 +23,7 @@ from matchq_local.aws import (
     session,
     use_endpoint,
 )
+from matchq_local.durable import DataDirInUse, Restored, StateStore, open_store
 from matchq_local.lambda_runtime import FunctionRegistry, runtime_environment
 from matchq_local.provision import provision
 from matchq_local.settings import LocalSettings
@@ -94,6 +95,8 @@ class RunningStack:
     def __init__(self, config: LocalSettings) -> None:
         self.config = config
         self.moto: MotoEndpoint | None = None
+        self.store: StateStore | None = None
+        self.restored: Restored | None = None
         self.stack: LocalStack | None = None
         self.functions: FunctionRegistry | None = None
         self._gateway: Any = None
@@ -117,13 +120,29 @@ class RunningStack:
         config = self.config
         ensure_port_free(config.host, config.aws_port, "MATCHQ_AWS_PORT")
         ensure_port_free(config.host, config.port, "MATCHQ_PORT")
-        self.moto = MotoEndpoint(config.aws_port, config.host).start()
         try:
+            self.store = open_store(config.data_dir)
+        except DataDirInUse as exc:
+            raise SystemExit(str(exc)) from None
+        except (OSError, RuntimeError) as exc:
+            raise SystemExit(f"MATCHQ_DATA_DIR={config.data_dir}: {exc}") from None
+        try:
+            self.moto = MotoEndpoint(config.aws_port, config.host, store=self.store).start()
             endpoint = self.moto.url
             use_endpoint(endpoint)
             parameters = stack_parameters(config, endpoint)
             self.stack = stack = load_stack(endpoint, parameters=parameters)
             provision(stack, session(endpoint))
+            if self.store is not None:
+                self.restored = restored = self.store.restore()
+                log.info(
+                    "restored %d items, %d objects (%d bytes) and %d messages in %.2f s",
+                    restored.items,
+                    restored.objects,
+                    restored.object_bytes,
+                    restored.messages,
+                    restored.seconds,
+                )
             secret = local_jwt_secret(config)
             prepare_runtime(
                 stack,
@@ -183,6 +202,9 @@ class RunningStack:
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
 
 def serve(config: LocalSettings | None = None) -> int:
