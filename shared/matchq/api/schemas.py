@@ -92,6 +92,7 @@ JOB_ERRORS: dict[int, dict[str, Any]] = {
     404: _error("No such job"),
 }
 CONFLICT = {409: _error("The job's state does not allow this")}
+IDEMPOTENCY_CONFLICT = {409: _error("The Idempotency-Key was used with another request body")}
 UNAVAILABLE = {503: _error("A dependency failed; retry")}
 
 
