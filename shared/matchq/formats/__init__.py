@@ -93,7 +93,8 @@ def read_table(
 
     `columns` (None for all) are the columns kept; naming a column the header lacks is an
     InputFileError. Ending `columns` with `ALL_COLUMNS` checks the names before it but
-    keeps every column. `tick(rows_read)` is called every few thousand rows.
+    keeps every column. `tick(rows_read)` is called every few thousand rows. The limits of
+    `matchq.formats.limits` apply.
     """
     fmt = FORMATS[extension_of(name)]
     try:
@@ -102,4 +103,8 @@ def read_table(
         raise InputFileError(f"{name}: the file is missing") from None
     if size == 0:
         raise empty_file(name)
+    if fmt is not xlsx and fmt is not json_array:
+        from matchq.formats.limits import check_line_lengths, read_limits
+
+        check_line_lengths(path, name, read_limits().max_line_bytes)
     return fmt.read_table(path, name, columns, max_rows=max_rows, tick=tick or no_tick)

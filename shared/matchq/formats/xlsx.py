@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from matchq.errors import InputFileError, JobCancelled
+from matchq.formats.limits import read_limits
 from matchq.formats.table import (
     TICK_ROWS,
     NeedsWholeFile,
@@ -145,10 +146,8 @@ def _load_workbook(source: IO[bytes]) -> tuple[Any, _SharedStrings | None]:
 
 
 # Zip bombs: every part's declared size is checked before anything is inflated (zipfile
-# never inflates a part past its declared size: a part that lies fails its CRC check).
-MAX_PART_BYTES = 1 << 30  # uncompressed bytes of one part (a 1M-row sheet is ~100-200 MB)
-MAX_TOTAL_BYTES = 2 << 30  # uncompressed bytes of all parts together
-MAX_RATIO = 200  # uncompressed : compressed, for parts of RATIO_MIN_BYTES and more
+# never inflates a part past its declared size: a part that lies fails its CRC check),
+# against the limits of matchq.formats.limits (a 1M-row sheet is ~100-200 MB).
 RATIO_MIN_BYTES = 1 << 20  # small parts (styles, empty sheets) may compress much better
 
 
@@ -164,24 +163,26 @@ def check_archive(source: IO[bytes], name: str) -> None:
         raise InputFileError(f"{name}: not a readable .xlsx workbook") from None
     finally:
         source.seek(0)
+    limits = read_limits()
     total = 0
     for part in parts:
         total += part.file_size
-        if part.file_size > MAX_PART_BYTES:
+        if part.file_size > limits.xlsx_max_part_bytes:
             raise InputFileError(
                 f"{name}: the workbook part {part.filename} would inflate to "
-                f"{part.file_size:,} bytes; the limit is {MAX_PART_BYTES:,}"
+                f"{part.file_size:,} bytes; the limit is {limits.xlsx_max_part_bytes:,}"
+                " (MATCHQ_XLSX_MAX_PART_BYTES)"
             )
         ratio = part.file_size / max(1, part.compress_size)
-        if part.file_size >= RATIO_MIN_BYTES and ratio > MAX_RATIO:
+        if part.file_size >= RATIO_MIN_BYTES and ratio > limits.xlsx_max_ratio:
             raise InputFileError(
                 f"{name}: the workbook part {part.filename} is compressed {ratio:,.0f}:1; "
-                f"the limit is {MAX_RATIO}:1 (a zip bomb?)"
+                f"the limit is {limits.xlsx_max_ratio:g}:1 (MATCHQ_XLSX_MAX_RATIO; a zip bomb?)"
             )
-    if total > MAX_TOTAL_BYTES:
+    if total > limits.xlsx_max_total_bytes:
         raise InputFileError(
             f"{name}: the workbook would inflate to {total:,} bytes; the limit is "
-            f"{MAX_TOTAL_BYTES:,}"
+            f"{limits.xlsx_max_total_bytes:,} (MATCHQ_XLSX_MAX_TOTAL_BYTES)"
         )
 
 
@@ -221,11 +222,22 @@ class _Sheet:
         sheet.reset_dimensions()  # do not trust the stored dimension record
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            max_blank = read_limits().xlsx_max_blank_rows
+            blank = 0
             for excel_row, raw in enumerate(sheet.iter_rows(values_only=True), start=1):
                 values = [cell_to_str(v) for v in raw]
                 filled = [i for i, v in enumerate(values) if v is not None and v.strip()]
                 if filled:
+                    blank = 0
                     yield excel_row, values, filled
+                    continue
+                blank += 1
+                if blank > max_blank:
+                    raise InputFileError(
+                        f"{self.name}: more than {max_blank:,} blank rows in a row (sheet rows"
+                        f" {excel_row - blank + 1:,} to {excel_row:,}); the limit is"
+                        " MATCHQ_XLSX_MAX_BLANK_ROWS"
+                    )
 
     def header(self, rows: Iterator[tuple[int, list[str | None], list[int]]]) -> list[str]:
         """The header from the first non-blank row; sets the table's column span."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import openpyxl
@@ -21,6 +22,23 @@ def text_reader(request: pytest.FixtureRequest) -> Iterator[None]:
     fast_min = 0 if request.param == "pandas" else 10**18
     with mock.patch.object(delimited, "FAST_MIN_BYTES", fast_min):
         yield
+
+
+@pytest.fixture
+def limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set the readers' limits (matchq.formats.limits) by their MATCHQ_* variables."""
+    from matchq.formats.limits import ReadLimits, read_limits
+
+    def set_limits(**values: object) -> None:
+        for field in ReadLimits.model_fields:
+            monkeypatch.delenv(f"MATCHQ_{field.upper()}", raising=False)
+        for name, value in values.items():
+            monkeypatch.setenv(f"MATCHQ_{name}", str(value))
+        read_limits.cache_clear()
+
+    yield set_limits
+    monkeypatch.undo()
+    read_limits.cache_clear()
 
 
 def write(tmp_path: Path, data: bytes | str, name: str = "upload") -> Path:
@@ -233,8 +251,8 @@ def _with_part(path: Path, part: str, data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def test_xlsx_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
-    from matchq.formats import read_columns, xlsx
+def test_xlsx_zip_bomb_is_refused_before_inflating(tmp_path: Path, limits: Any) -> None:
+    from matchq.formats import read_columns
 
     good = make_xlsx(tmp_path / "good", {"A1": "name", "A2": "x"})
     bomb = _with_part(good, "xl/worksheets/sheet9.xml", b" " * (4 << 20))  # ~1000:1
@@ -247,16 +265,57 @@ def test_xlsx_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
             read_table(path, "b.xlsx")
         with pytest.raises(InputFileError, match=want):  # the API's header probe too
             read_columns(bomb, "b.xlsx", complete=True)
-    part_limit = "would inflate to 4,194,304 bytes; the limit is 1,000,000"
-    with (
-        mock.patch.object(xlsx, "MAX_PART_BYTES", 1_000_000),
-        pytest.raises(InputFileError, match=part_limit),
-    ):
+    part_limit = "would inflate to 4,194,304 bytes; the limit is 1,000,000 .MATCHQ_XLSX_MAX_PART"
+    limits(XLSX_MAX_PART_BYTES=1_000_000)
+    with pytest.raises(InputFileError, match=part_limit):
         read_table(path, "b.xlsx")
-    with (
-        mock.patch.object(xlsx, "MAX_TOTAL_BYTES", 2_000_000),
-        mock.patch.object(xlsx, "MAX_RATIO", 10**6),
-        pytest.raises(InputFileError, match="the workbook would inflate to"),
-    ):
+    limits(XLSX_MAX_TOTAL_BYTES=2_000_000, XLSX_MAX_RATIO=10**6)
+    with pytest.raises(InputFileError, match="the workbook would inflate to"):
         read_table(path, "b.xlsx")
+    limits()
     assert read_table(good, "g.xlsx").columns == {"name": ["x"]}  # a real workbook passes
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_a_line_past_the_limit_fails_naming_it(tmp_path: Path, limits: Any, ending: str) -> None:
+    from matchq.formats import limits as module
+
+    limits(MAX_LINE_BYTES=2048)
+    ok = ["name,city", "a" * 2000 + ",x", "b,y"]
+    assert read_table(write(tmp_path, ending.join(ok) + ending), "a.csv").nrows == 2
+    long = [*ok, "c,z", "d" * 2100 + ",w", "e,v"]
+    with pytest.raises(InputFileError, match=r"^a.csv: line 5 is longer than 2,048 bytes"):
+        read_table(write(tmp_path, ending.join(long) + ending), "a.csv")
+    jsonl = ['{"name": "a"}', '{"name": "%s"}' % ("b" * 3000)]
+    with pytest.raises(InputFileError, match=r"^a.jsonl: line 2 is longer"):
+        read_table(write(tmp_path, "\n".join(jsonl)), "a.jsonl")
+    # lines across block boundaries, and a last line without an ending
+    with mock.patch.object(module, "BLOCK_BYTES", 1000):
+        assert read_table(write(tmp_path, ending.join(ok)), "a.csv").nrows == 2
+        with pytest.raises(InputFileError, match=r"line 5 is longer"):
+            read_table(write(tmp_path, ending.join(long)), "a.csv")
+        with pytest.raises(InputFileError, match=r"line 2 is longer"):
+            read_table(write(tmp_path, "name\n" + "x" * 5000), "a.csv")
+    # a .json array is often one line: not checked
+    records = json.dumps([{"name": "x" * 100} for _ in range(50)])
+    assert read_table(write(tmp_path, records), "a.json").nrows == 50
+
+
+def test_blank_xlsx_rows_past_the_limit_fail(tmp_path: Path, limits: Any) -> None:
+    limits(XLSX_MAX_BLANK_ROWS=5)
+    cells: dict[str, object] = {"A1": "name", "A2": "x", "A7": "y"}  # 4 blank rows: fine
+    assert read_table(make_xlsx(tmp_path / "ok", cells), "a.xlsx").nrows == 2
+    cells.update({"A8": "", "A9": " ", "A20": None, "A30": "z"})
+    with pytest.raises(
+        InputFileError, match=r"^a.xlsx: more than 5 blank rows in a row \(sheet rows 8 to 13\)"
+    ):
+        read_table(make_xlsx(tmp_path / "bad", cells), "a.xlsx")
+
+
+def test_a_bad_limit_setting_names_its_variable(limits: Any) -> None:
+    from matchq.formats.limits import read_limits
+    from matchq.settings import ConfigurationError
+
+    limits(MAX_LINE_BYTES="lots")
+    with pytest.raises(ConfigurationError, match="MATCHQ_MAX_LINE_BYTES"):
+        read_limits()
