@@ -113,11 +113,25 @@ class WorkerSettings(_CapacitySettings):
     max_receive_count: int = Field(ge=2)
     heartbeat_interval_seconds: float = Field(default=2.0, ge=0)
     max_rows: int = Field(default=1_000_000, ge=1)
+    # The per-job memory guard (matchq.services.memory); unset: 90 % of the function's
+    # memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE), or none where that is unknown.
+    max_job_memory_mb: int | None = Field(default=None, ge=64)
+    aws_lambda_function_memory_size: int | None = Field(
+        default=None, validation_alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+    )
     result_ttl_days: int = Field(default=30, ge=1)
     # Shards (docs/operations.md): file1 rows per shard, 0 or unset for the planner's own
     # estimate; never more than max_shards shards per job.
     shard_rows: int | None = Field(default=None, ge=0)
     max_shards: int = Field(default=1000, ge=1, le=10_000)
+
+    def memory_limit_mb(self) -> int | None:
+        """The memory guard's limit in MB, or None for no guard."""
+        if self.max_job_memory_mb is not None:
+            return self.max_job_memory_mb
+        if self.aws_lambda_function_memory_size:
+            return int(self.aws_lambda_function_memory_size * 0.9)
+        return None
 
     @field_validator("shard_rows")
     @classmethod

@@ -454,3 +454,36 @@ def test_a_job_whose_message_was_lost_is_sent_again(aws: AwsStack) -> None:
 def test_a_recently_queued_job_is_not_sent_again(aws: AwsStack) -> None:
     submit(aws)
     assert maintenance().run().resent == []
+
+
+def test_a_job_past_the_memory_limit_fails_with_a_readable_message(
+    aws: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matchq.settings import worker_settings
+
+    job_id = submit(aws)
+    checked = []
+
+    def engine(*args: Any, should_cancel: Any, **kwargs: Any) -> Any:
+        checked.append(should_cancel())  # the engine checks every few thousand rows
+        return fake_engine(*args, should_cancel=should_cancel, **kwargs)
+
+    monkeypatch.setenv("MATCHQ_MAX_JOB_MEMORY_MB", "64")  # this test process holds more
+    worker_settings.cache_clear()
+    try:
+        assert complete(aws, job_id, engine) is Outcome.FAILED
+    finally:
+        monkeypatch.delenv("MATCHQ_MAX_JOB_MEMORY_MB")
+        worker_settings.cache_clear()
+    job = job_record(aws, job_id)
+    assert job.error_message.startswith("The job needed more than 64 MB of memory (it reached ")
+    assert "the limit is MATCHQ_MAX_JOB_MEMORY_MB" in job.error_message
+    assert aws.keys(f"results/alice/{job_id}/") == [] and checked == []
+    # with the limit from the function's memory size (as Lambda sets it) the job runs
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "10240")
+    worker_settings.cache_clear()
+    try:
+        assert worker_settings().memory_limit_mb() == 9216
+        assert complete(aws, submit(aws), engine) is Outcome.COMPLETED
+    finally:
+        worker_settings.cache_clear()

@@ -28,6 +28,7 @@ from matchq.errors import JobCancelled, MatchqError
 from matchq.messages import JobMessage, MessageKind
 from matchq.models import Job, JobStatus
 from matchq.observability import logger, metrics
+from matchq.services.memory import MemoryGuard
 from matchq.services.outcomes import Outcome
 from matchq.settings import WorkerSettings
 
@@ -105,7 +106,9 @@ class Beat:
         margin: float,
         shard: int | None = None,
         on_job: Callable[[Job], None] | None = None,
+        memory_limit_mb: int | None = None,
     ) -> None:
+        self.memory = MemoryGuard(memory_limit_mb)
         self.repo, self.job, self.interval, self.clock = repo, job, interval, clock
         self.time_left, self.margin = time_left, margin
         self.shard, self.on_job = shard, on_job
@@ -119,6 +122,7 @@ class Beat:
     def __call__(self) -> None:
         if self.time_left is not None and self.time_left() < self.margin:
             raise TimeoutError
+        self.memory.check()
         if time.monotonic() - self.last < self.interval:
             return
         self.last = time.monotonic()
@@ -240,6 +244,7 @@ class ShardWork:
             margin=self.margin,
             shard=shard,
             on_job=None if shard is None else self._report,
+            memory_limit_mb=self.settings.memory_limit_mb(),
         )
 
     def shard(

@@ -19,6 +19,7 @@ from matchq.errors import JobCancelled, MatchqError
 from matchq.messages import JobMessage, MessageKind
 from matchq.models import Job, JobStatus, utcnow
 from matchq.observability import logger, metrics, tag
+from matchq.services.memory import MemoryGuard
 from matchq.services.outcomes import Outcome
 from matchq.services.shards import ShardWork
 from matchq.settings import WorkerSettings
@@ -50,7 +51,9 @@ class ProgressReporter:
         clock: Callable[[], datetime] = utcnow,
         time_left: Callable[[], float] | None = None,
         span: tuple[float, float] = (0.0, 100.0),
+        memory_limit_mb: int | None = None,
     ) -> None:
+        self.memory = MemoryGuard(memory_limit_mb)
         # The engine's 0..100 % maps onto span (from, width) of the job's progress; the ETA
         # extrapolates the engine's own percentage (a merge starts at 90 %, not at 0).
         self.span = span
@@ -93,6 +96,7 @@ class ProgressReporter:
         self.tick()
 
     def tick(self) -> None:
+        self.memory.check()
         if time.monotonic() - self._last_write >= self.interval:
             self._write()
 
@@ -203,6 +207,7 @@ class JobRunner:
             clock=self.clock,
             time_left=time_left,
             span=span,
+            memory_limit_mb=self.settings.memory_limit_mb(),
         )
 
     def _run(self, job: Job, run_id: str, time_left: Callable[[], float] | None) -> Outcome:
