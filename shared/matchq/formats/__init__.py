@@ -104,7 +104,21 @@ def read_table(
     if size == 0:
         raise empty_file(name)
     if fmt is not xlsx and fmt is not json_array:
-        from matchq.formats.limits import check_line_lengths, read_limits
-
-        check_line_lengths(path, name, read_limits().max_line_bytes)
+        _check_text_limits(fmt, path, name, size)
     return fmt.read_table(path, name, columns, max_rows=max_rows, tick=tick or no_tick)
+
+
+def _check_text_limits(fmt: Format, path: Path, name: str, size: int) -> None:
+    """Line length, and lines x header columns, before a text file is parsed."""
+    from matchq.formats.limits import check_line_lengths, read_limits, too_many_cells
+
+    limits = read_limits()
+    lines = check_line_lengths(path, name, limits.max_line_bytes)
+    with path.open("rb") as handle:
+        head = handle.read(delimited.PROBE_BYTES)  # what the API's header probe reads
+    try:
+        columns = len(fmt.read_columns(head, name, complete=len(head) >= size))
+    except (NeedsWholeFile, InputFileError):
+        return  # the reader reports what is wrong with the header
+    if (lines - 1) * columns > limits.max_cells:
+        raise too_many_cells(name, lines - 1, columns, limits.max_cells)

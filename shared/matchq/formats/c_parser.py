@@ -12,18 +12,17 @@ lines. Anything else returns None and the csv module reads the file.
 
 from __future__ import annotations
 
-import csv
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from matchq.formats.encoding import UTF8
+from matchq.formats.limits import read_limits
 from matchq.formats.table import Tick
 
 CHUNK_ROWS = 100_000  # rows per pandas chunk (one tick each)
 CHECK_BLOCK = 1 << 22  # bytes per block of the structure check
-FIELD_LIMIT = csv.field_size_limit()  # the csv module refuses longer fields
 
 
 def record_count(
@@ -31,7 +30,8 @@ def record_count(
 ) -> int | None:
     """The number of non-empty records from byte `offset` on, when the csv module and
     pandas' C parser surely split them alike: every record has `ncols` fields, no record
-    is longer than FIELD_LIMIT bytes, no NUL byte, and every quote opens a field (after a
+    is longer than the field limit (MATCHQ_MAX_FIELD_CHARS, which the csv module applies)
+    in bytes, no NUL byte, and every quote opens a field (after a
     delimiter, a line end or a closing quote) or closes one (before a quote, a delimiter,
     a line end or the end). None otherwise, or when `stop` is set.
 
@@ -41,6 +41,7 @@ def record_count(
     """
     import numpy as np
 
+    field_limit = read_limits().max_field_chars
     quote, lf, cr, sep = ord('"'), ord("\n"), ord("\r"), ord(delimiter)
     inside = False  # within a quoted field at the block start
     prev_closing = False  # the previous byte closed a quoted field
@@ -91,7 +92,7 @@ def record_count(
                 delims[0] += open_delims
                 length = np.diff(end_at, prepend=last_end) - 1
                 filled = length > 0  # an empty record is a blank line (or the \n of \r\n)
-                if (delims[filled] != ncols - 1).any() or (length > FIELD_LIMIT).any():
+                if (delims[filled] != ncols - 1).any() or (length > field_limit).any():
                     return None
                 records += int(np.count_nonzero(filled))
                 open_delims = len(seps) - 1 - int(ends[-1])
@@ -102,7 +103,7 @@ def record_count(
     if inside:
         return None
     if base - 1 > last_end:  # a last record without a line end
-        if open_delims != ncols - 1 or base - 1 - last_end > FIELD_LIMIT:
+        if open_delims != ncols - 1 or base - 1 - last_end > field_limit:
             return None
         records += 1
     return records

@@ -40,6 +40,7 @@ from matchq.formats.encoding import (
     decode_prefix,
     file_encoding,
 )
+from matchq.formats.limits import read_limits
 from matchq.formats.table import (
     TICK_ROWS,
     NeedsWholeFile,
@@ -185,6 +186,8 @@ def _read_with_csv(
     """The columns at `positions` and the row count, read by the csv module; the exact
     messages for ragged rows and unparsable lines."""
     ncols = len(header.names)
+    field_limit = read_limits().max_field_chars
+    csv.field_size_limit(field_limit)  # process-wide: every read of this worker alike
     rows: list[tuple[str, ...]] = []
     with path.open("r", encoding=encoding, newline="") as handle:
         handle.read(header.end)
@@ -205,10 +208,13 @@ def _read_with_csv(
                         raise too_many_rows(name, max_rows)
                     tick(len(rows))
         except csv.Error as exc:
-            raise InputFileError(
-                f"{name}: cannot parse line {header.lines + reader.line_num} "
-                f"(data row {len(rows)}): {exc}"
-            ) from None
+            where = f"line {header.lines + reader.line_num} (data row {len(rows)})"
+            if "field larger than field limit" in str(exc):
+                raise InputFileError(
+                    f"{name}: {where} has a field longer than {field_limit:,} characters"
+                    " (the limit, MATCHQ_MAX_FIELD_CHARS)"
+                ) from None
+            raise InputFileError(f"{name}: cannot parse {where}: {exc}") from None
     columns = [[v or None for v in values] for values in zip(*rows, strict=True)]
     return columns or [[] for _ in positions], len(rows)
 

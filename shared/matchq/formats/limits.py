@@ -10,6 +10,12 @@ setting, before the reader commits memory to the input:
 - `MATCHQ_XLSX_MAX_PART_BYTES` (1 GiB), `MATCHQ_XLSX_MAX_TOTAL_BYTES` (2 GiB),
   `MATCHQ_XLSX_MAX_RATIO` (200): what a workbook's parts would inflate to, from the zip's
   central directory before anything is inflated (the ratio applies to parts of 1 MiB and more).
+- `MATCHQ_MAX_FIELD_CHARS` (131,072, the csv module's default): the longest field of a
+  delimited file (a quoted field may span lines, so the line limit alone does not bound it).
+- `MATCHQ_MAX_CELLS` (100,000,000): rows x header columns of a file. For delimited and
+  JSON-lines files the line count of the length check times the header's columns is
+  checked before parsing (an upper bound: a quoted field may span lines); a sheet is checked
+  as its rows are read.
 - `MATCHQ_XLSX_MAX_BLANK_ROWS` (100,000): blank rows in a row on a sheet (a sheet of a
   million empty rows would otherwise hold a worker for minutes).
 
@@ -31,6 +37,8 @@ BLOCK_BYTES = 8 << 20
 
 class ReadLimits(_Settings):
     max_line_bytes: int = Field(default=16 << 20, ge=1024)
+    max_cells: int = Field(default=100_000_000, ge=1)
+    max_field_chars: int = Field(default=128 << 10, ge=1024)
     xlsx_max_part_bytes: int = Field(default=1 << 30, ge=1)
     xlsx_max_total_bytes: int = Field(default=2 << 30, ge=1)
     xlsx_max_ratio: float = Field(default=200.0, gt=1)
@@ -43,9 +51,9 @@ def read_limits() -> ReadLimits:
     return load_settings(ReadLimits)
 
 
-def check_line_lengths(path: Path, name: str, limit: int) -> None:
-    """InputFileError when a line of the file (ended by \\n, \\r or \\r\\n) is longer than
-    `limit` bytes; memory stays at one block."""
+def check_line_lengths(path: Path, name: str, limit: int) -> int:
+    """The number of lines of the file (ended by \\n, \\r or \\r\\n); InputFileError when
+    one is longer than `limit` bytes. Memory stays at one block."""
     import numpy as np
 
     line = 1  # number of the line the current run belongs to
@@ -73,6 +81,14 @@ def check_line_lengths(path: Path, name: str, limit: int) -> None:
                 run += len(block)
             if run > limit:
                 raise _too_long(name, line, limit)
+    return line if run else line - 1
+
+
+def too_many_cells(name: str, rows: int, columns: int, limit: int) -> InputFileError:
+    return InputFileError(
+        f"{name}: {rows:,} rows x {columns:,} columns is more than {limit:,} cells (the limit,"
+        " MATCHQ_MAX_CELLS)"
+    )
 
 
 def _too_long(name: str, line: int, limit: int) -> InputFileError:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from matchq.errors import InputFileError, JobCancelled
-from matchq.formats.limits import read_limits
+from matchq.formats.limits import read_limits, too_many_cells
 from matchq.formats.table import (
     TICK_ROWS,
     NeedsWholeFile,
@@ -277,6 +277,7 @@ def read_table(
             header = sheet.header(rows_iter)
             selected = choose_columns(header, columns, name)
             positions = [sheet.first + header.index(col) for col in selected]
+            max_cells = read_limits().max_cells
             rows: list[tuple[str | None, ...]] = []
             for excel_row, values, filled in rows_iter:
                 if filled[0] < sheet.first or filled[-1] > sheet.last:
@@ -289,6 +290,8 @@ def read_table(
                 rows.append(tuple([values[p] if p < width else None for p in positions]))
                 if len(rows) > max_rows:
                     raise too_many_rows(name, max_rows)
+                if len(rows) * len(header) > max_cells:
+                    raise too_many_cells(name, len(rows), len(header), max_cells)
                 if len(rows) % TICK_ROWS == 0:
                     tick(len(rows))
         except (InputFileError, JobCancelled):  # JobCancelled: from tick

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
 import json
 from collections.abc import Callable, Iterator
@@ -39,6 +40,7 @@ def limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     yield set_limits
     monkeypatch.undo()
     read_limits.cache_clear()
+    csv.field_size_limit(ReadLimits().max_field_chars)  # the csv module's limit is global
 
 
 def write(tmp_path: Path, data: bytes | str, name: str = "upload") -> Path:
@@ -319,3 +321,35 @@ def test_a_bad_limit_setting_names_its_variable(limits: Any) -> None:
     limits(MAX_LINE_BYTES="lots")
     with pytest.raises(ConfigurationError, match="MATCHQ_MAX_LINE_BYTES"):
         read_limits()
+
+
+def test_rows_times_columns_past_the_limit_fail_before_parsing(tmp_path: Path, limits: Any) -> None:
+    limits(MAX_CELLS=30)
+    header = ",".join(f"c{i}" for i in range(3))
+    ok = "\n".join([header] + ["a,b,c"] * 10) + "\n"
+    assert read_table(write(tmp_path, ok), "a.csv").nrows == 10
+    big = ok + "a,b,c\n"
+    want = r"^a.csv: 11 rows x 3 columns is more than 30 cells \(the limit, MATCHQ_MAX_CELLS\)"
+    with (
+        mock.patch("matchq.formats.delimited.DelimitedText.read_table", side_effect=AssertionError),
+        pytest.raises(InputFileError, match=want),
+    ):
+        read_table(write(tmp_path, big), "a.csv")
+    cells: dict[str, object] = {"A1": "x", "B1": "y", "C1": "z"}
+    cells.update({f"A{r}": "v" for r in range(2, 13)})
+    with pytest.raises(InputFileError, match=r"^a.xlsx: 11 rows x 3 columns is more than 30"):
+        read_table(make_xlsx(tmp_path / "s", cells), "a.xlsx")
+
+
+def test_a_field_past_the_limit_fails_naming_it(tmp_path: Path, limits: Any) -> None:
+    limits(MAX_FIELD_CHARS=2000)
+    quoted = '"' + "b\n" * 600 + '"'  # 1,200 characters over 601 lines
+    ok = f"name,city\n{'a' * 1500},x\n{quoted},y\n"
+    assert read_table(write(tmp_path, ok), "a.csv").nrows == 2
+    long = f"name,city\nz,w\n{'a' * 2500},x\n"
+    want = r"^a.csv: line 3 \(data row 1\) has a field longer than 2,000 characters"
+    with pytest.raises(InputFileError, match=want):
+        read_table(write(tmp_path, long), "a.csv")
+    spanning = f'name,city\n"{"b" * 1500}\n{"c" * 1500}",y\n'  # lines within MAX_LINE_BYTES
+    with pytest.raises(InputFileError, match=r"has a field longer than 2,000 characters"):
+        read_table(write(tmp_path, spanning), "a.csv")
