@@ -283,9 +283,10 @@ class StateStore:
         known = self._objects.get((bucket_name, name))
         if fake is not None and fake is known:
             return
-        old = self._db.execute(
-            "SELECT file FROM objects WHERE bucket=? AND key=?", (bucket_name, name)
-        ).fetchone()
+        with self._db_lock:  # one connection for every thread: statements take turns
+            old = self._db.execute(
+                "SELECT file FROM objects WHERE bucket=? AND key=?", (bucket_name, name)
+            ).fetchone()
         if fake is None:
             self._write([("DELETE FROM objects WHERE bucket=? AND key=?", (bucket_name, name))])
             self._objects.pop((bucket_name, name), None)
