@@ -36,6 +36,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,7 +92,8 @@ class DiskValue(io.RawIOBase):
     """A read-only file-like view of an object's file, opened for each read.
 
     It stands in for moto's `SpooledTemporaryFile`: moto only seeks and reads it, so no
-    file handle is held per object (thousands of objects, one descriptor limit).
+    file handle is held per object (thousands of objects, one descriptor limit). moto's
+    `close()` leaves the file alone: it belongs to the store.
     """
 
     def __init__(self, path: Path) -> None:
@@ -126,9 +128,6 @@ class DiskValue(io.RawIOBase):
 
     def readall(self) -> bytes:
         return self.read(-1)
-
-    def close(self) -> None:  # the file belongs to the store, not to moto's key
-        super().close()
 
 
 @dataclass(frozen=True)
@@ -373,10 +372,10 @@ class StateStore:
         started = time.perf_counter()
         dynamodb, s3, sqs = _backends()
         items = 0
-        dropped: dict[str, int] = {}  # state of resources the template no longer has
+        dropped: Counter[str] = Counter()  # state of resources the template no longer has
         for table_name, item in self._db.execute("SELECT table_name, item FROM items"):
             if table_name not in dynamodb.tables:
-                dropped[f"table {table_name}"] = dropped.get(f"table {table_name}", 0) + 1
+                dropped[f"table {table_name}"] += 1
                 continue
             dynamodb.put_item(table_name, json.loads(item))
             items += 1
@@ -388,7 +387,7 @@ class StateStore:
         for bucket_name, name, file, size, etag, last_modified, metadata in rows:
             path = self.objects_dir / file
             if bucket_name not in s3.buckets:
-                dropped[f"bucket {bucket_name}"] = dropped.get(f"bucket {bucket_name}", 0) + 1
+                dropped[f"bucket {bucket_name}"] += 1
                 kept.add(file)  # kept on disk: the bucket may come back
                 continue
             if not path.exists():
@@ -417,7 +416,7 @@ class StateStore:
         ).fetchall()
         for queue_name, body, attributes, count in rows:
             if queue_name not in sqs.queues:
-                dropped[f"queue {queue_name}"] = dropped.get(f"queue {queue_name}", 0) + 1
+                dropped[f"queue {queue_name}"] += 1
                 continue
             message = sqs.send_message(
                 queue_name, body, message_attributes=json.loads(attributes) or None
@@ -477,33 +476,30 @@ class Journal:
         if environ.get("REQUEST_METHOD") in READS:
             return self.app(environ, start_response)
         service = _service(environ)
-        status: list[str] = []
-
-        def recording_start_response(code: str, headers: Any, exc_info: Any = None) -> Any:
-            status.append(code)
-            return (
-                start_response(code, headers, exc_info)
-                if exc_info
-                else start_response(code, headers)
-            )
 
         if service == "dynamodb":
             operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[2]
             if operation not in DYNAMODB_WRITES:
                 return self.app(environ, start_response)
             request = json.loads(_read_body(environ) or b"{}")
+            status: list[str] = []
+
+            def recording_start_response(code: str, *args: Any) -> Any:
+                status.append(code)
+                return start_response(code, *args)
+
             answer = list(self.app(environ, recording_start_response))
-            if status and status[0].startswith("200"):
+            if status and status[0].startswith("200"):  # a refused write changed nothing
                 self.store.record_dynamodb(operation, request)
             return answer
         if service == "sqs":
             operation = self._sqs_operation(environ)
             if operation not in SQS_CHANGES:
                 return self.app(environ, start_response)
-            answer = list(self.app(environ, recording_start_response))
-            self.store.record_queues()
+            answer = list(self.app(environ, start_response))
+            self.store.record_queues()  # reconciled from moto's state: any status is fine
             return answer
-        answer = list(self.app(environ, recording_start_response))
+        answer = list(self.app(environ, start_response))
         self._record_s3(environ)
         return answer
 
