@@ -539,6 +539,7 @@ OBJECT_ACCESS: dict[str, set[tuple[str, str]]] = {
     "JobStatsFunction": set(),
     "CleanupJobsFunction": {("s3:DeleteObject", "results")},
     "CreateUploadFunction": {("s3:PutObject", "uploads")},
+    "GetFileFunction": {("s3:GetObject", "uploads")},  # ranged reads of one upload
     "JobResultsFunction": {("s3:GetObject", "results")},
     "AuthorizerFunction": set(),
     "MaintenanceFunction": {("s3:DeleteObject", "results")},
@@ -576,9 +577,12 @@ def test_object_permissions_per_function(
     assert found == expected
 
 
-# The table calls each function's code makes (matchq.dal.jobs): every table user reads
-# (GetItem, Query), and writes only what its code path needs. Nobody gets Scan or Batch*.
+# The table calls each function's code makes (matchq.dal.jobs, matchq.dal.files): every
+# job reader reads (GetItem, Query), and writes only what its code path needs. The upload
+# functions touch only their file records: CreateUpload puts one, GetFile gets one.
+# Nobody gets Scan or Batch*.
 TABLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
+OWN_READS = {"CreateUploadFunction": set(), "GetFileFunction": {"dynamodb:GetItem"}}
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 TABLE_WRITES = {
     "ListJobsFunction": set(),
@@ -591,6 +595,8 @@ TABLE_WRITES = {
     "CleanupJobsFunction": {"dynamodb:DeleteItem"},
     "WorkerFunction": {"dynamodb:UpdateItem"},
     "MaintenanceFunction": {"dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+    "CreateUploadFunction": {"dynamodb:PutItem"},
+    "GetFileFunction": set(),
 }
 
 
@@ -607,7 +613,7 @@ def test_table_access_per_function(
     ]
     assert statements, f"{function} cannot reach the table"
     table_actions = {a for s in statements for a in actions(s)}
-    assert table_actions == TABLE_READS | writes
+    assert table_actions == OWN_READS.get(function, TABLE_READS) | writes
     for statement in statements:
         assert "JobsTable" in as_text(statement["Resource"])
         if set(actions(statement)) & WRITE_ACTIONS:
@@ -633,7 +639,7 @@ def test_only_submit_reaches_the_idempotency_records(resources: dict[str, Any]) 
             assert statement["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
 
 
-NO_TABLE_ACCESS = ["AuthorizerFunction", "CreateUploadFunction", "OpenApiFunction"]
+NO_TABLE_ACCESS = ["AuthorizerFunction", "OpenApiFunction"]
 
 
 @pytest.mark.parametrize("function", [f for f in NO_TABLE_ACCESS if f in ALL_FUNCTIONS])

@@ -4,7 +4,7 @@ document too), and the one function that words validation errors for users."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -60,6 +60,30 @@ class UploadGrant(BaseModel):
     expires_in: int = Field(description="Seconds the upload form stays valid")
 
 
+class FileView(BaseModel):
+    """An uploaded file and its first rows, read as the worker will read them."""
+
+    file_id: str = Field(pattern=r"^file_[0-9a-f-]{36}$")
+    filename: str = Field(description="The name as stored; its extension decides the format")
+    size_bytes: int = Field(ge=0)
+    format: Literal["csv", "tsv", "txt", "json", "jsonl", "xlsx"] = Field(
+        description="The file name's extension, without the dot"
+    )
+    encoding: Literal["UTF-8", "UTF-8 (BOM)", "UTF-16", "UTF-32", "Windows-1252"] | None = Field(
+        description="The text encoding the file is read in (judged from the bytes read); "
+        "null for xlsx"
+    )
+    delimiter: Literal[",", ";", "\t", "|"] | None = Field(
+        description="The delimiter of delimited text (csv, tsv, txt); null for the others"
+    )
+    columns: list[str] = Field(description="The header, in file order")
+    sample_rows: list[dict[str, str | None]] = Field(
+        max_length=10,
+        description="The first data rows (at most 10, those within the first MiB), keyed by "
+        "column; empty values are null, values over 200 characters are cut to 200 and '…'",
+    )
+
+
 class ResultFile(BaseModel):
     name: str
     size_bytes: int
@@ -90,6 +114,12 @@ JOB_ERRORS: dict[int, dict[str, Any]] = {
     **ERROR_RESPONSES,
     403: _error("Another user's job"),
     404: _error("No such job"),
+}
+FILE_ERRORS: dict[int, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    400: _error("The file cannot be read as its format; `details` names the file and row"),
+    403: _error("Another user's file"),
+    404: _error("No such file, or not uploaded yet"),
 }
 CONFLICT = {409: _error("The job's state does not allow this")}
 IDEMPOTENCY_CONFLICT = {409: _error("The Idempotency-Key was used with another request body")}

@@ -4,8 +4,13 @@ probe and the full read.
 - `read_columns(data, filename, complete=...)`: the header names from a file's first
   bytes; the API calls it at submit time on the first MiB (standard library only at
   import; a format needing more raises `NeedsWholeFile`, then call it with the whole file).
+- `preview(data, filename, complete=...)`: a `FilePreview` (columns, the first data rows,
+  format, encoding, delimiter) from the same first bytes, for `GET /files/{file_id}`; the
+  same header logic, the same values as the full read (standard library, and openpyxl for
+  .xlsx, which needs the whole file).
 - `read_table(path, name, columns)`: the whole file as a `Table` of text columns, for the
-  worker (pandas and openpyxl are imported there, when needed).
+  worker (pandas and openpyxl are imported there, when needed); the table says which
+  format, encoding and delimiter were used, named as in the preview.
 
 The user-facing file name's extension picks the format: `.csv` `.txt` (delimited text,
 delimiter sniffed), `.tsv` (tab-separated), `.json` (array of objects), `.jsonl` (one
@@ -16,19 +21,37 @@ formats", has the rules.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from pathlib import Path
 from typing import Protocol
 
 from matchq.errors import InputFileError
 from matchq.formats import delimited, json_array, json_lines, xlsx
-from matchq.formats.table import ALL_COLUMNS, NeedsWholeFile, Table, Tick, empty_file, no_tick
+from matchq.formats.encoding import ENCODING_NAMES
+from matchq.formats.table import (
+    ALL_COLUMNS,
+    FilePreview,
+    NeedsWholeFile,
+    Table,
+    Tick,
+    empty_file,
+    no_tick,
+)
+
+PREVIEW_ROWS = 10  # data rows in a preview at most
+PREVIEW_CHARS = 200  # a longer value in a preview is cut to this many characters, then "…"
+ELLIPSIS = "\u2026"
 
 
 class Format(Protocol):
     """What each format module provides."""
 
     def read_columns(self, data: bytes, filename: str, *, complete: bool) -> list[str]: ...
+
+    def preview(
+        self, data: bytes, filename: str, *, complete: bool, max_rows: int
+    ) -> FilePreview: ...
 
     def read_table(
         self, path: Path, name: str, columns: list[str] | None, *, max_rows: int, tick: Tick
@@ -44,13 +67,22 @@ FORMATS: dict[str, Format] = {
     ".jsonl": json_lines,
 }
 SUPPORTED_EXTENSIONS = tuple(FORMATS)
+FORMAT_NAMES = tuple(ext.lstrip(".") for ext in FORMATS)  # what `format` may be
+DELIMITERS = delimited.DELIMITERS
 
 __all__ = [
     "ALL_COLUMNS",
+    "DELIMITERS",
+    "ENCODING_NAMES",
+    "FORMAT_NAMES",
+    "PREVIEW_CHARS",
+    "PREVIEW_ROWS",
     "SUPPORTED_EXTENSIONS",
+    "FilePreview",
     "NeedsWholeFile",
     "Table",
     "extension_of",
+    "preview",
     "read_columns",
     "read_table",
 ]
@@ -79,6 +111,38 @@ def read_columns(data: bytes, filename: str, *, complete: bool) -> list[str]:
     if complete and not data.strip():
         raise empty_file(filename)
     return fmt.read_columns(data, filename, complete=complete)
+
+
+def _capped(value: str | None, max_chars: int) -> str | None:
+    if value is None or len(value) <= max_chars:
+        return value
+    return value[:max_chars] + ELLIPSIS
+
+
+def preview(
+    data: bytes,
+    filename: str,
+    *,
+    complete: bool,
+    max_rows: int = PREVIEW_ROWS,
+    max_chars: int = PREVIEW_CHARS,
+) -> FilePreview:
+    """The columns, first data rows, format, encoding and delimiter of the file `filename`
+    whose first bytes are `data` (`complete`: the whole file), read as the worker reads it.
+
+    At most `max_rows` rows, those `data` holds whole (a row the prefix cuts is left out);
+    a value longer than `max_chars` characters is cut to them followed by "…". Errors as
+    `read_columns` raises them, and `InputFileError` for a row within those read that the
+    worker would refuse (a wrong field count, a key the first object lacks, bad JSON).
+    `NeedsWholeFile` when `data` is a prefix that does not hold the header (always for
+    .xlsx).
+    """
+    fmt = FORMATS[extension_of(filename)]
+    if complete and not data.strip():
+        raise empty_file(filename)
+    found = fmt.preview(data, filename, complete=complete, max_rows=max_rows)
+    rows = [{col: _capped(value, max_chars) for col, value in row.items()} for row in found.rows]
+    return dataclasses.replace(found, rows=rows)
 
 
 def read_table(

@@ -9,7 +9,8 @@ Rules (docs/matching.md, "File formats"):
 - The first non-empty row is the header (names stripped, none blank or repeated); every
   later non-blank row must have as many fields. Values are kept as written; empty is None.
 
-Both the API's header probe (`read_columns`, on the first MiB) and the worker's full read
+Both the API's header probe (`read_columns`, on the first MiB), its file preview
+(`preview`: the header and the first data rows of that prefix) and the worker's full read
 (`read_table`) find the header with `find_header` on the file's first PROBE_BYTES bytes,
 so they agree by construction. The full read then parses the data rows with pandas' C
 parser (`usecols`, every value a string) when the file is big enough to pay for it and a
@@ -23,6 +24,7 @@ Only the standard library is imported at module level (the API imports this modu
 from __future__ import annotations
 
 import csv
+import posixpath
 import re
 import shutil
 import tempfile
@@ -38,12 +40,15 @@ from matchq.formats.encoding import (
     UTF32,
     decode_as,
     decode_prefix,
+    encoding_name,
     file_encoding,
 )
 from matchq.formats.limits import read_limits
 from matchq.formats.table import (
     TICK_ROWS,
+    FilePreview,
     NeedsWholeFile,
+    Row,
     Table,
     Tick,
     choose_columns,
@@ -171,6 +176,56 @@ def find_header(text: str, filename: str, delimiter: str | None, *, complete: bo
     raise empty_file(filename)
 
 
+def _ragged(name: str, row: int, line: int, fields: int, ncols: int) -> InputFileError:
+    return InputFileError(
+        f"{name}: data row {row} (line {line}) has {fields} fields but the header has {ncols}"
+    )
+
+
+def _unparsable(name: str, where: str, exc: csv.Error, field_limit: int) -> InputFileError:
+    if "field larger than field limit" in str(exc):
+        return InputFileError(
+            f"{name}: {where} has a field longer than {field_limit:,} characters"
+            " (the limit, MATCHQ_MAX_FIELD_CHARS)"
+        )
+    return InputFileError(f"{name}: cannot parse {where}: {exc}")
+
+
+def sample_rows(
+    text: str, name: str, header: HeaderRow, *, complete: bool, max_rows: int
+) -> list[Row]:
+    """The first `max_rows` data rows after `header` in `text` (the whole file when
+    `complete`, else a prefix: a last record the prefix cuts is left out), read as the full
+    read reads them: blank lines skipped, a row of another field count an error."""
+    body = text[header.end :]
+    if not complete:
+        cut = max(body.rfind("\n"), body.rfind("\r"))
+        body = body[: cut + 1]
+    ncols = len(header.names)
+    field_limit = read_limits().max_field_chars
+    csv.field_size_limit(field_limit)  # as the full read sets it
+    lines = _Lines(body)
+    reader = csv.reader(lines, delimiter=header.delimiter)
+    rows: list[Row] = []
+    try:
+        for raw in reader:
+            if len(rows) >= max_rows or (not complete and lines.exhausted):
+                break  # enough, or the prefix ends inside this record (an open quote)
+            if len(raw) != ncols:
+                if not raw or (len(raw) == 1 and not raw[0].strip()):
+                    continue
+                raise _ragged(name, len(rows), header.lines + reader.line_num, len(raw), ncols)
+            rows.append({col: value or None for col, value in zip(header.names, raw, strict=True)})
+    except csv.Error as exc:
+        if not complete:
+            raise NeedsWholeFile(
+                f"{name}: the first rows could not be read from the first bytes"
+            ) from None
+        where = f"line {header.lines + reader.line_num} (data row {len(rows)})"
+        raise _unparsable(name, where, exc, field_limit) from None
+    return rows
+
+
 # --- the full read ---------------------------------------------------------------------------
 
 
@@ -198,10 +253,8 @@ def _read_with_csv(
                 if len(raw) != ncols:
                     if not raw or (len(raw) == 1 and not raw[0].strip()):
                         continue
-                    raise InputFileError(
-                        f"{name}: data row {len(rows)} (line {header.lines + reader.line_num})"
-                        f" has {len(raw)} fields but the header has {ncols}"
-                    )
+                    line = header.lines + reader.line_num
+                    raise _ragged(name, len(rows), line, len(raw), ncols)
                 append(tuple([raw[p] for p in positions]))
                 if len(rows) % TICK_ROWS == 0:
                     if len(rows) > max_rows:
@@ -209,12 +262,7 @@ def _read_with_csv(
                     tick(len(rows))
         except csv.Error as exc:
             where = f"line {header.lines + reader.line_num} (data row {len(rows)})"
-            if "field larger than field limit" in str(exc):
-                raise InputFileError(
-                    f"{name}: {where} has a field longer than {field_limit:,} characters"
-                    " (the limit, MATCHQ_MAX_FIELD_CHARS)"
-                ) from None
-            raise InputFileError(f"{name}: cannot parse {where}: {exc}") from None
+            raise _unparsable(name, where, exc, field_limit) from None
     columns = [[v or None for v in values] for values in zip(*rows, strict=True)]
     return columns or [[] for _ in positions], len(rows)
 
@@ -225,10 +273,30 @@ class DelimitedText:
     def __init__(self, delimiter: str | None) -> None:
         self.delimiter = delimiter
 
+    def format_of(self, name: str) -> str:
+        """The reported format: the extension of `name` ("csv", "tsv", "txt")."""
+        ext = posixpath.splitext(name.strip().lower())[1].lstrip(".")
+        if ext in {"csv", "tsv", "txt"}:
+            return ext
+        return "tsv" if self.delimiter == "\t" else "csv"
+
     def read_columns(self, data: bytes, filename: str, *, complete: bool) -> list[str]:
         """The header names, from the file's first bytes (`complete`: all of them)."""
         text, _ = decode_prefix(data, filename, complete=complete)
         return find_header(text, filename, self.delimiter, complete=complete).names
+
+    def preview(self, data: bytes, filename: str, *, complete: bool, max_rows: int) -> FilePreview:
+        """The header and first data rows, from the file's first bytes (`complete`: all)."""
+        text, encoding = decode_prefix(data, filename, complete=complete)
+        header = find_header(text, filename, self.delimiter, complete=complete)
+        rows = sample_rows(text, filename, header, complete=complete, max_rows=max_rows)
+        return FilePreview(
+            format=self.format_of(filename),
+            encoding=encoding_name(encoding, data),
+            delimiter=header.delimiter,
+            columns=header.names,
+            rows=rows,
+        )
 
     def _header(self, path: Path, name: str, encoding: str) -> tuple[HeaderRow, int]:
         """The header and the byte offset of the data rows, as `read_columns` finds it."""
@@ -251,6 +319,22 @@ class DelimitedText:
     ) -> Table:
         """Read the whole file; `columns` as `matchq.formats.read_table` takes them."""
         encoding = file_encoding(path, name)
+        with path.open("rb") as handle:
+            reported = encoding_name(encoding, handle.read(len(BOM)))
+        table = self._read_text(path, name, columns, encoding, max_rows=max_rows, tick=tick)
+        table.format, table.encoding = self.format_of(name), reported
+        return table
+
+    def _read_text(
+        self,
+        path: Path,
+        name: str,
+        columns: list[str] | None,
+        encoding: str,
+        *,
+        max_rows: int,
+        tick: Tick,
+    ) -> Table:
         if encoding in (UTF16, UTF32):
             # read as UTF-8: the structure check and pandas' parser work on ASCII-based bytes
             with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
@@ -289,7 +373,8 @@ class DelimitedText:
             raise too_many_rows(name, max_rows)
         if not nrows:
             raise no_rows(name)
-        return Table(name, header.names, dict(zip(selected, values, strict=True)), nrows)
+        columns_out = dict(zip(selected, values, strict=True))
+        return Table(name, header.names, columns_out, nrows, delimiter=header.delimiter)
 
 
 SNIFFED = DelimitedText(None)

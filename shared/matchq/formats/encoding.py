@@ -41,6 +41,9 @@ _BOMS = [
     (codecs.BOM_UTF16_BE, UTF16),
 ]
 NAMES = {UTF8: "UTF-8", UTF16: "UTF-16", UTF32: "UTF-32", CP1252: "Windows-1252"}
+UTF8_BOM_NAME = "UTF-8 (BOM)"  # what a preview and a table report for UTF-8 with a BOM
+# Every encoding a preview or a table reports (`encoding_name`).
+ENCODING_NAMES = ("UTF-8", UTF8_BOM_NAME, "UTF-16", "UTF-32", "Windows-1252")
 _SIGNATURES = [
     (b"PK\x03\x04", "a zip archive (an Excel workbook? upload it with the .xlsx extension)"),
     (b"\xd0\xcf\x11\xe0", "an old Excel .xls (OLE) file; save it as .xlsx or .csv"),
@@ -65,6 +68,14 @@ def bom_encoding(head: bytes) -> str | None:
         if head.startswith(mark):
             return encoding
     return None
+
+
+def encoding_name(encoding: str, head: bytes) -> str:
+    """The name reported for a file read in `encoding` whose first bytes are `head`:
+    NAMES, and "UTF-8 (BOM)" for UTF-8 behind a byte order mark."""
+    if encoding == UTF8 and head.startswith(BOM):
+        return UTF8_BOM_NAME
+    return NAMES[encoding]
 
 
 def _check_text(head: bytes, text: str, filename: str) -> None:

@@ -9,10 +9,12 @@ from typing import Any
 
 from matchq.errors import InputFileError
 from matchq.formats import json_values
-from matchq.formats.encoding import decode_json_text
+from matchq.formats.encoding import BOM, UTF8, decode_json_text, encoding_name
 from matchq.formats.table import (
     TICK_ROWS,
+    FilePreview,
     NeedsWholeFile,
+    Row,
     Table,
     Tick,
     choose_columns,
@@ -47,6 +49,44 @@ def read_columns(data: bytes, filename: str, *, complete: bool) -> list[str]:
     raise empty_file(filename)
 
 
+def _parse_line(line: str, number: int, row: int, name: str) -> Any:
+    try:
+        return json_values.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(
+            f"{name}: line {number} (data row {row}) is not valid JSON: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise InputFileError(f"{name}: line {number} is nested too deeply") from None
+
+
+def preview(data: bytes, filename: str, *, complete: bool, max_rows: int) -> FilePreview:
+    """The header and first data rows, from the file's first bytes (`complete`: all); a
+    last line the bytes cut is left out."""
+    header = read_columns(data, filename, complete=complete)
+    header_set = set(header)
+    lines = decode_json_text(data, filename, complete=complete).split("\n")
+    if not complete:
+        lines.pop()  # cut, or empty after the last line break
+    rows: list[Row] = []
+    for number, line in enumerate(lines, start=1):
+        if len(rows) >= max_rows:
+            break
+        if not line.strip():
+            continue
+        record = _parse_line(line, number, len(rows), filename)
+        where = f"line {number} (data row {len(rows)})"
+        json_values.check_keys(record, header_set, filename, where)
+        rows.append(json_values.row_of(record, header))
+    return FilePreview(
+        format="jsonl",
+        encoding=encoding_name(UTF8, data),
+        delimiter=None,
+        columns=header,
+        rows=rows,
+    )
+
+
 def read_table(
     path: Path, name: str, columns: list[str] | None, *, max_rows: int, tick: Tick
 ) -> Table:
@@ -55,6 +95,7 @@ def read_table(
     selected: list[str] = []
     header_set: set[str] = set()
     records: list[dict[str, Any]] = []
+    reported = encoding_name(UTF8, b"")
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
@@ -63,20 +104,15 @@ def read_table(
                 raise InputFileError(
                     f"{name}: line {number} is not valid UTF-8; JSONL files must be UTF-8"
                 ) from None
+            if number == 1:
+                reported = encoding_name(UTF8, raw[: len(BOM)])
             if not line.strip():
                 continue
             if header is None:
                 header = read_columns(raw, name, complete=True)
                 selected = choose_columns(header, columns, name)
                 header_set = set(header)
-            try:
-                record = json_values.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputFileError(
-                    f"{name}: line {number} (data row {len(records)}) is not valid JSON: {exc.msg}"
-                ) from None
-            except RecursionError:
-                raise InputFileError(f"{name}: line {number} is nested too deeply") from None
+            record = _parse_line(line, number, len(records), name)
             where = f"line {number} (data row {len(records)})"
             json_values.check_keys(record, header_set, name, where)
             records.append(record)
@@ -86,4 +122,4 @@ def read_table(
                 tick(len(records))
     if header is None:
         raise empty_file(name)
-    return json_values.table_of(name, header, selected, records)
+    return json_values.table_of(name, header, selected, records, format="jsonl", encoding=reported)

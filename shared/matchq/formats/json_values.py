@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from matchq.errors import InputFileError
-from matchq.formats.table import Table, clean_header
+from matchq.formats.table import Row, Table, clean_header
 
 
 class Pairs(list):  # type: ignore[type-arg]
@@ -82,12 +82,28 @@ def check_keys(record: Any, header_set: set[str], name: str, where: str) -> None
         )
 
 
+def row_of(record: dict[str, Any], header: list[str]) -> Row:
+    """A parsed object as a row of every column, values as `table_of` makes them."""
+    return {col: _text(record.get(col)) for col in header}
+
+
+def decode_next(text: str, pos: int) -> tuple[Any, int]:
+    """The JSON value starting at `pos`, parsed as `loads` parses, and where it ends."""
+    return _DECODER.raw_decode(text, pos)
+
+
 def table_of(
-    name: str, header: list[str], selected: list[str], records: list[dict[str, Any]]
+    name: str,
+    header: list[str],
+    selected: list[str],
+    records: list[dict[str, Any]],
+    *,
+    format: str,
+    encoding: str,
 ) -> Table:
     columns: dict[str, list[str | None]] = {}
     for col in selected:
         values = [rec.get(col) for rec in records]
         # strings (most values) directly; numbers (_Number, a str subclass) and the rest
         columns[col] = [(v or None) if type(v) is str else _text(v) for v in values]
-    return Table(name, header, columns, len(records))
+    return Table(name, header, columns, len(records), format=format, encoding=encoding)

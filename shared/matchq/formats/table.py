@@ -27,12 +27,40 @@ class NeedsWholeFile(InputFileError):
 
 @dataclass
 class Table:
-    """Columns of one input file, each a list of text values (None when missing)."""
+    """Columns of one input file, each a list of text values (None when missing).
+
+    `format`, `encoding` and `delimiter` say how the file was read, as `FilePreview` does
+    (every reader sets them; None only in tables built by hand).
+    """
 
     name: str
     header: list[str]
     columns: dict[str, list[str | None]]
     nrows: int
+    format: str | None = None  # "csv" "tsv" "txt" "json" "jsonl" "xlsx": the extension
+    encoding: str | None = None  # an ENCODING_NAMES value; None for xlsx
+    delimiter: str | None = None  # "," ";" "\t" "|"; None unless delimited text
+
+
+Row = dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class FilePreview:
+    """The first data rows of a file and how it is read, from its first bytes.
+
+    `format` is the file name's extension without the dot ("csv", "tsv", "txt", "json",
+    "jsonl", "xlsx"); `encoding` one of `ENCODING_NAMES` ("UTF-8", "UTF-8 (BOM)",
+    "UTF-16", "UTF-32", "Windows-1252"), None for xlsx; `delimiter` the delimiter of
+    delimited text ("," ";" "\t" "|"), else None. `rows` are data rows keyed by every
+    header column, values as the worker reads them (None when empty).
+    """
+
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    columns: list[str]
+    rows: list[Row]
 
 
 def no_tick(_rows: int) -> None:

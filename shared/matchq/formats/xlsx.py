@@ -20,7 +20,9 @@ from matchq.errors import InputFileError, JobCancelled
 from matchq.formats.limits import read_limits, too_many_cells
 from matchq.formats.table import (
     TICK_ROWS,
+    FilePreview,
     NeedsWholeFile,
+    Row,
     Table,
     Tick,
     choose_columns,
@@ -246,6 +248,21 @@ class _Sheet:
             return clean_header(values[self.first : self.last + 1], self.name)
         raise InputFileError(f"{self.name}: the first sheet is empty")
 
+    def records(
+        self, rows: Iterator[tuple[int, list[str | None], list[int]]], positions: list[int]
+    ) -> Iterator[tuple[str | None, ...]]:
+        """The data rows after the header, the cells at `positions` of each; a value
+        outside the header's columns is an error."""
+        for count, (excel_row, values, filled) in enumerate(rows):
+            if filled[0] < self.first or filled[-1] > self.last:
+                outside = filled[0] if filled[0] < self.first else filled[-1]
+                raise InputFileError(
+                    f"{self.name}: data row {count} (sheet row {excel_row}) has a value in "
+                    f"column {_column_letters(outside)}, outside the header's columns"
+                )
+            width = len(values)
+            yield tuple([values[p] if p < width else None for p in positions])
+
 
 def _unreadable(name: str) -> InputFileError:
     return InputFileError(f"{name}: the workbook's first sheet cannot be read")
@@ -266,6 +283,29 @@ def read_columns(data: bytes, filename: str, *, complete: bool) -> list[str]:
         sheet.close()
 
 
+def preview(data: bytes, filename: str, *, complete: bool, max_rows: int) -> FilePreview:
+    """The header and first data rows; needs the whole file (`complete`)."""
+    if not complete:
+        raise NeedsWholeFile(f"{filename}: reading an .xlsx file needs the whole file")
+    sheet = _Sheet(io.BytesIO(data), filename)
+    try:
+        rows_iter = sheet.rows()
+        header = sheet.header(rows_iter)
+        positions = [sheet.first + i for i in range(len(header))]
+        rows: list[Row] = []
+        for values in sheet.records(rows_iter, positions):
+            if len(rows) >= max_rows:
+                break
+            rows.append(dict(zip(header, values, strict=True)))
+    except InputFileError:
+        raise
+    except Exception:
+        raise _unreadable(filename) from None
+    finally:
+        sheet.close()
+    return FilePreview(format="xlsx", encoding=None, delimiter=None, columns=header, rows=rows)
+
+
 def read_table(
     path: Path, name: str, columns: list[str] | None, *, max_rows: int, tick: Tick
 ) -> Table:
@@ -279,15 +319,8 @@ def read_table(
             positions = [sheet.first + header.index(col) for col in selected]
             max_cells = read_limits().max_cells
             rows: list[tuple[str | None, ...]] = []
-            for excel_row, values, filled in rows_iter:
-                if filled[0] < sheet.first or filled[-1] > sheet.last:
-                    outside = filled[0] if filled[0] < sheet.first else filled[-1]
-                    raise InputFileError(
-                        f"{name}: data row {len(rows)} (sheet row {excel_row}) has a value in "
-                        f"column {_column_letters(outside)}, outside the header's columns"
-                    )
-                width = len(values)
-                rows.append(tuple([values[p] if p < width else None for p in positions]))
+            for values in sheet.records(rows_iter, positions):
+                rows.append(values)
                 if len(rows) > max_rows:
                     raise too_many_rows(name, max_rows)
                 if len(rows) * len(header) > max_cells:
@@ -305,4 +338,4 @@ def read_table(
     columns_out = {
         col: list(values) for col, values in zip(selected, zip(*rows, strict=True), strict=True)
     }
-    return Table(name, header, columns_out, len(rows))
+    return Table(name, header, columns_out, len(rows), format="xlsx")

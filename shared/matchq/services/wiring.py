@@ -45,11 +45,12 @@ def job_service() -> JobService:
 
 @cache
 def file_service() -> FileService:
+    from matchq.dal.files import FileRecords
     from matchq.dal.storage import Storage
     from matchq.services.files import FileService
 
     settings = api_settings()
-    return FileService(Storage(settings.bucket_name), settings)
+    return FileService(Storage(settings.bucket_name), settings, FileRecords(settings.table_name))
 
 
 @cache
