@@ -33,13 +33,15 @@ class Globals:
     """`--url`, `--token` and `--json`, from before or after the command name.
 
     `transport` replaces the network under the SDK client (tests pass an
-    `httpx.MockTransport` as `main(argv, obj=Globals(transport=...))`).
+    `httpx.MockTransport` as `main(argv, obj=Globals(transport=...))`), `sleep` the
+    client's sleep between polls and retries.
     """
 
     url: str | None = None
     token: str | None = None
     json: bool = False
     transport: httpx.BaseTransport | None = None
+    sleep: Callable[[float], object] | None = None
     #: The API base URL the client uses ($MATCHQ_URL and the default applied), once open.
     base_url: str | None = None
 
@@ -152,7 +154,8 @@ def open_client(state: Globals) -> MatchqClient:
     """The SDK client of `--url` and `--token` (or $MATCHQ_URL, $MATCHQ_TOKEN)."""
     from matchq_client import MatchqClient
 
-    api = MatchqClient(state.url, state.token, transport=state.transport)
+    extra: dict[str, Any] = {} if state.sleep is None else {"sleep": state.sleep}
+    api = MatchqClient(state.url, state.token, transport=state.transport, **extra)
     state.base_url = api.base_url
     if api.token is None:
         api.close()

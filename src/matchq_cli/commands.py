@@ -6,6 +6,7 @@ stderr (`matchq_cli.app.command`). The routes and answers are described in docs/
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,22 +25,34 @@ from matchq_cli.configs import (
 )
 from matchq_cli.errors import CliError
 from matchq_cli.progress import ProgressReporter
-from matchq_client import Job, PayloadTooLarge, UploadError
+from matchq_client import OUTPUT_FORMATS, Job, PayloadTooLarge, UploadError
 
 if TYPE_CHECKING:
-    from matchq_client import MatchqClient
+    from matchq_client import MatchqClient, OutputFormat
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 PATH = click.Path(path_type=Path)
 
 
-def _job_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _an_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
     if not value.strip():
         raise click.BadParameter("must not be empty")
+    if value.strip() in {".", ".."}:
+        raise click.BadParameter(f"{value!r} is no id")
     return value
 
 
-job_id_argument = click.argument("job_id", metavar="JOB_ID", callback=_job_id)
+def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """`A,B` as `["A", "B"]` (white space around each name dropped)."""
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise click.BadParameter(f"empty column name in {value!r} (expected NAME,NAME,...)")
+    return names
+
+
+job_id_argument = click.argument("job_id", metavar="JOB_ID", callback=_an_id)
 
 
 # ---------------------------------------------------------------- submit
@@ -57,14 +70,27 @@ job_id_argument = click.argument("job_id", metavar="JOB_ID", callback=_job_id)
       --map customer_name=full_name --map email=email_address:exact@2 \\
       --threshold 85 --mode one_to_one --wait --download results/
 
-  # scripts: the job id as JSON
-  JOB=$(matchq submit --file1 a.csv --file2 b.csv --config c.json --json | jq -r .job_id)
+  # results as CSV with chosen columns, without the unmatched files
+  matchq submit --file1 crm.csv --file2 billing.csv --map customer_name=full_name \\
+      --format csv --output-cols1 customer_name,email --output-cols2 full_name,city \\
+      --no-unmatched --wait --download results/
+
+  # scripts: the job id (and the uploads' file ids) as JSON; a retried submit with
+  # the same key gives the same job
+  JOB=$(matchq submit --file1 a.csv --file2 b.csv --config c.json --json \\
+      --idempotency-key nightly-2026-01-31 | jq -r .job_id)
 
 --map {MAP_SYNTAX}
   repeatable; match type fuzzy (default) or exact; SCORER for fuzzy mappings:
   {", ".join(SCORERS)}
   (default token_sort_ratio); WEIGHT > 0 (default 1). Examples:
   name=full_name, email=email_address:exact, name=full_name:fuzzy:token_set_ratio@2
+
+--format, --output-cols1, --output-cols2 and --no-unmatched override the config
+file's output_format, output_cols1, output_cols2 and generate_unmatched. --wait
+shows progress on stderr (a bar on a terminal, plain lines otherwise) and ends
+with the job's summary there (pairs, unmatched rows, suggested threshold); stdout
+keeps the job id and the downloaded paths.
 
 exit status: 0 submitted (with --wait: completed), 1 on any error or when the
 job ends failed or cancelled, 2 on a usage error, 130 when interrupted while waiting
@@ -93,6 +119,29 @@ job ends failed or cancelled, 2 on a usage error, 130 when interrupted while wai
     help="minimum score 0-100 (server default 80)",
 )
 @click.option("--mode", type=click.Choice(MATCH_MODES), help="match mode (server default best)")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(OUTPUT_FORMATS),
+    help="result files' format (server default json); summary.json is always JSON",
+)
+@click.option(
+    "--output-cols1",
+    metavar="A,B",
+    callback=_columns,
+    help="file1 columns copied into the results, comma-separated (default: all)",
+)
+@click.option(
+    "--output-cols2",
+    metavar="C,D",
+    callback=_columns,
+    help="file2 columns copied into the results, comma-separated (default: all)",
+)
+@click.option(
+    "--no-unmatched",
+    is_flag=True,
+    help="write no unmatched_1 / unmatched_2 files (generate_unmatched false)",
+)
 @click.option("--name", help="job name (default: 'FILE1 vs FILE2')")
 @click.option(
     "--priority",
@@ -129,6 +178,10 @@ def submit(
     maps: tuple[str, ...],
     threshold: float | None,
     mode: str | None,
+    output_format: OutputFormat | None,
+    output_cols1: list[str] | None,
+    output_cols2: list[str] | None,
+    no_unmatched: bool,
     name: str | None,
     priority: int,
     idempotency_key: str | None,
@@ -147,10 +200,18 @@ def submit(
     with open_client(state) as api:
         job_config = {**job_config, "file1": upload(api, file1), "file2": upload(api, file2)}
         job_id = api.submit_job(
-            name or f"{file1.name} vs {file2.name}", job_config, priority, idempotency_key
+            name or f"{file1.name} vs {file2.name}",
+            job_config,
+            priority,
+            idempotency_key,
+            output_format=output_format,
+            output_cols1=output_cols1,
+            output_cols2=output_cols2,
+            generate_unmatched=False if no_unmatched else None,
         )
+        submitted = {"job_id": job_id, "file1": job_config["file1"], "file2": job_config["file2"]}
         if not wait:
-            print(render.to_json({"job_id": job_id}) if state.json else job_id)
+            print(render.to_json(submitted) if state.json else job_id)
             return 0
         if not state.json:
             print(job_id, flush=True)
@@ -161,13 +222,15 @@ def submit(
         if download is not None and job.succeeded:
             downloaded = api.download_results(job_id, download)
     if state.json:
-        result: dict[str, Any] = {"job_id": job_id, "job": job.to_dict()}
+        result: dict[str, Any] = {**submitted, "job": job.to_dict()}
         if download is not None:
             result["downloaded"] = [str(path) for path in downloaded]
         render.print_json(result)
     else:
         for path in downloaded:
             print(path)
+        if job.succeeded and job.summary is not None:
+            print(f"summary: {render.summary_counts(job.summary)}", file=sys.stderr)
     if not job.succeeded:
         reason = job.error_message or job.message or "no reason given"
         raise CliError(f"job {job_id} {job.status}: {reason}")
@@ -345,7 +408,8 @@ def cleanup(state: Globals, max_age_hours: int) -> int:
     "download every result file of a completed job",
     """
   matchq download job_0f8c... results/
-  # -> results/matched_results.json, results/unmatched_1.json, results/unmatched_2.json
+  # -> results/matched_results.json, results/unmatched_1.json, results/unmatched_2.json,
+  #    results/summary.json (.csv or .xlsx for jobs submitted with --format csv|xlsx)
 """,
 )
 @job_id_argument
@@ -366,4 +430,59 @@ def download(state: Globals, job_id: str, directory: Path) -> int:
     return 0
 
 
-COMMANDS = [submit, list_, get, cancel, delete, stats, cleanup, download]
+# ---------------------------------------------------------------- summary, file
+
+
+@command(
+    "summary",
+    "show a completed job's summary: counts and score histogram",
+    """
+  matchq summary job_0f8c...        # counts, files, timings, the score histogram
+  matchq summary job_0f8c... --json # summary.json as the job stored it
+
+The histogram counts, for a sample of file1 rows, each row's best score, in 20 bins
+of 5 points; '<- threshold' marks the bin of the job's threshold, '<- suggested' the
+bin of the threshold the server suggests. A job that is not completed gives a 409
+Conflict error.
+""",
+)
+@job_id_argument
+@pass_globals
+def summary_(state: Globals, job_id: str) -> int:
+    with open_client(state) as api:
+        summary = api.summary(job_id)
+    if state.json:
+        render.print_json(summary.to_dict())
+    else:
+        print(render.summary_text(summary, blocks=render.can_draw_blocks(sys.stdout)))
+    return 0
+
+
+@command(
+    "file",
+    "describe an upload: format, encoding, columns and sample rows",
+    """
+  matchq file file_3c9d...          # name, size, format, encoding, delimiter, columns, rows
+  matchq file file_3c9d... --json   # the API's answer
+  matchq file "$(matchq submit --file1 a.csv --file2 b.csv --map a=b --json | jq -r .file1)"
+
+FILE_ID is a file id of an upload: `matchq submit --json` prints both (file1, file2).
+
+Sample cells are cut to fit the terminal ($COLUMNS). Another user's file gives 403
+Forbidden; an unknown file, or one not uploaded yet, 404 Not Found.
+""",
+)
+@click.argument("file_id", metavar="FILE_ID", callback=_an_id)
+@pass_globals
+def file_(state: Globals, file_id: str) -> int:
+    with open_client(state) as api:
+        info = api.get_file(file_id)
+    if state.json:
+        render.print_json(info.to_dict())
+    else:
+        width = shutil.get_terminal_size((100, 24)).columns
+        print(render.file_details(info, width=max(40, width - 1)))
+    return 0
+
+
+COMMANDS = [submit, list_, get, summary_, file_, cancel, delete, stats, cleanup, download]

@@ -28,11 +28,25 @@ def eta(job: Job) -> str:
     return duration(job.estimated_remaining)
 
 
+def queue(job: Job) -> str:
+    """`queue 3` for a pending job the server gave a queue position; else empty."""
+    if job.status != "pending" or job.queue_position is None:
+        return ""
+    return f"queue {job.queue_position}"
+
+
+def state(job: Job) -> tuple[str, int, str, int | None]:
+    """What a new progress line is written for when it changes."""
+    return (job.status, job.progress, job.message, job.queue_position)
+
+
 def progress_line(job: Job, elapsed: float, width: int = 100) -> str:
     """The one-line bar a terminal shows, cut to `width` characters."""
+    position = queue(job)
     head = (
         f"{bar(job.progress)} {job.progress:3d}%  {job.status:<9}  "
-        f"elapsed {duration(elapsed)}  ETA {eta(job)}"
+        + (f"{position}  " if position else "")
+        + f"elapsed {duration(elapsed)}  ETA {eta(job)}"
     )
     line = f"{head}  {job.message}" if job.message else head
     return line if len(line) <= width else line[: max(0, width - 1)] + "…"
@@ -40,16 +54,20 @@ def progress_line(job: Job, elapsed: float, width: int = 100) -> str:
 
 def plain_line(job: Job, elapsed: float) -> str:
     """One log line of progress, for pipes, files and CI logs."""
-    line = f"{job.id} {job.status} {job.progress}% elapsed {duration(elapsed)} ETA {eta(job)}"
+    position = queue(job)
+    line = f"{job.id} {job.status} {job.progress}%" + (f" {position}" if position else "")
+    line += f" elapsed {duration(elapsed)} ETA {eta(job)}"
     return f"{line}: {job.message}" if job.message else line
 
 
 class ProgressReporter:
     """`MatchqClient.wait()`'s `on_progress`: draws the bar or writes throttled lines.
 
-    On a terminal (`tty`) the bar is redrawn in place on every poll; otherwise a line is
-    written when the status changes, when anything changed and `PLAIN_INTERVAL` passed,
-    or after `PLAIN_HEARTBEAT` seconds of silence. `finish()` ends the output.
+    On a terminal (`tty`: by default, whether `stream` is one) the bar is redrawn in place
+    with `\\r` on every poll. Otherwise plain lines, never a `\\r`: one when the status
+    changes, one when anything else changed (progress, message, queue position) and
+    `PLAIN_INTERVAL` passed, and one after `PLAIN_HEARTBEAT` seconds of silence.
+    `finish()` ends the output.
     """
 
     def __init__(
@@ -66,15 +84,15 @@ class ProgressReporter:
         self.started = clock()
         self.width = width
         self._drawn = 0
-        self._last: tuple[str, int, str] | None = None
-        self._last_written: tuple[str, int, str] | None = None
+        self._last: tuple[str, int, str, int | None] | None = None
+        self._last_written: tuple[str, int, str, int | None] | None = None
         self._last_time = 0.0
 
     def elapsed(self) -> float:
         return self.clock() - self.started
 
     def __call__(self, job: Job) -> None:
-        self._last = (job.status, job.progress, job.message)
+        self._last = state(job)
         if self.tty:
             self._draw(job)
         elif self._due(job):
@@ -89,7 +107,7 @@ class ProgressReporter:
                 self.stream.write("\n")
                 self.stream.flush()
                 self._drawn = 0
-        elif job is not None and (job.status, job.progress, job.message) != self._last_written:
+        elif job is not None and state(job) != self._last_written:
             self._write(job)
 
     def _draw(self, job: Job) -> None:
@@ -100,16 +118,16 @@ class ProgressReporter:
         self._drawn = len(line)
 
     def _due(self, job: Job) -> bool:
-        state = (job.status, job.progress, job.message)
-        if self._last_written is None or state[0] != self._last_written[0]:
+        now = state(job)
+        if self._last_written is None or now[0] != self._last_written[0]:
             return True
         since = self.clock() - self._last_time
-        if state != self._last_written:
+        if now != self._last_written:
             return since >= PLAIN_INTERVAL
         return since >= PLAIN_HEARTBEAT
 
     def _write(self, job: Job) -> None:
         self.stream.write(plain_line(job, self.elapsed()) + "\n")
         self.stream.flush()
-        self._last_written = (job.status, job.progress, job.message)
+        self._last_written = state(job)
         self._last_time = self.clock()

@@ -6,6 +6,7 @@
         job_id = client.submit_files("a.csv", "b.csv", config)
         job = client.wait(job_id, on_progress=print)
         client.download_results(job_id, "results/")
+        summary = client.summary(job_id)  # summary.json: counts, score histogram
 
 `AsyncMatchqClient` has the same methods as coroutines. Errors are subclasses of
 `MatchqError`; `wait()` raises `JobTimeout`, a `TimeoutError`.
@@ -35,7 +36,20 @@ from matchq_client.errors import (
     Unauthorized,
     UploadError,
 )
-from matchq_client.models import FINISHED_STATUSES, Job, JobPage, JobStatus, ResultFile
+from matchq_client.models import (
+    FINISHED_STATUSES,
+    OUTPUT_FORMATS,
+    FileFormat,
+    FileInfo,
+    HistogramBin,
+    Job,
+    JobPage,
+    JobStatus,
+    JobSummary,
+    JobSummaryCounts,
+    OutputFormat,
+    ResultFile,
+)
 
 if TYPE_CHECKING:
     from matchq_client._async.client import AsyncMatchqClient
@@ -47,19 +61,26 @@ __version__ = VERSION
 __all__ = [
     "DEFAULT_URL",
     "FINISHED_STATUSES",
+    "OUTPUT_FORMATS",
     "AsyncMatchqClient",
     "BadRequest",
     "Conflict",
     "ConnectionFailed",
     "DownloadError",
+    "FileFormat",
+    "FileInfo",
     "Forbidden",
+    "HistogramBin",
     "Job",
     "JobPage",
     "JobStatus",
+    "JobSummary",
+    "JobSummaryCounts",
     "JobTimeout",
     "MatchqClient",
     "MatchqError",
     "NotFound",
+    "OutputFormat",
     "PayloadTooLarge",
     "RateLimited",
     "ResultFile",

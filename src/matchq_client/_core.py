@@ -8,7 +8,7 @@ import json
 import mimetypes
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -29,7 +29,7 @@ from matchq_client.errors import (
     error_class,
     reason_phrase,
 )
-from matchq_client.models import Job, JobPage, ResultFile
+from matchq_client.models import FileInfo, Job, JobPage, JobSummary, ResultFile
 
 USER_AGENT = f"matchq-client/{VERSION} httpx/{httpx.__version__}"
 
@@ -53,6 +53,13 @@ def job_path(job_id: str, suffix: str = "") -> str:
         raise NotFound(404, reason_phrase(404), f"Job not found: {job_id}")
     path = f"jobs/{quote(job_id, safe='')}"
     return f"{path}/{suffix}" if suffix else path
+
+
+def file_path(file_id: str) -> str:
+    """`files/<id>` with the id quoted into one path segment."""
+    if not isinstance(file_id, str) or file_id.strip() in {"", ".", ".."}:
+        raise ValueError(f"invalid file id: {file_id!r}")
+    return f"files/{quote(file_id, safe='')}"
 
 
 def without_none(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -159,11 +166,12 @@ def next_poll_interval(
     previous: Job | None, job: Job, interval: float, poll_interval: float, max_interval: float
 ) -> float:
     """`wait()`'s pause: back to `poll_interval` when the job moved, else 1.5x up to the max."""
-    moved = previous is None or (previous.status, previous.progress, previous.message) != (
-        job.status,
-        job.progress,
-        job.message,
-    )
+    moved = previous is None or (
+        previous.status,
+        previous.progress,
+        previous.message,
+        previous.queue_position,
+    ) != (job.status, job.progress, job.message, job.queue_position)
     if moved:
         return poll_interval
     return min(max(interval, poll_interval) * 1.5, max(max_interval, poll_interval))
@@ -308,6 +316,36 @@ def parse_results(response: httpx.Response) -> list[ResultFile]:
     return [ResultFile.from_dict(item) for item in files if isinstance(item, dict)]
 
 
+#: The result file every completed job has (from servers that write summaries).
+SUMMARY_FILE = "summary.json"
+
+
+def summary_file(job_id: str, files: Sequence[ResultFile]) -> ResultFile:
+    """The `summary.json` entry of a job's results; `NotFound` when the job has none."""
+    for item in files:
+        if PurePosixPath(item.name).name == SUMMARY_FILE:
+            return item
+    names = ", ".join(item.name for item in files) or "none"
+    raise NotFound(
+        None,
+        "No Summary",
+        f"job {job_id} has no {SUMMARY_FILE} (its result files: {names}); "
+        "it was run by a server that writes no summaries",
+    )
+
+
+def parse_summary(response: httpx.Response) -> JobSummary:
+    """A downloaded `summary.json`."""
+    return JobSummary.from_dict(json_object(response))
+
+
+def parse_file_info(response: httpx.Response) -> FileInfo:
+    data = json_object(response)
+    if not isinstance(data.get("file_id"), str):
+        raise invalid_answer(response, "a file object")
+    return FileInfo.from_dict(data)
+
+
 @dataclass(frozen=True)
 class UploadGrant:
     """The answer of `POST /files`."""
@@ -340,6 +378,32 @@ def too_large(name: str, size: int, max_bytes: int) -> MatchqError:
 def job_config(config: Mapping[str, Any], file1: str, file2: str) -> dict[str, Any]:
     """A copy of `config` with `file1` and `file2` set (the caller's dict is not changed)."""
     return {**config, "file1": file1, "file2": file2}
+
+
+def _columns(name: str, columns: Sequence[str]) -> list[str]:
+    if isinstance(columns, str):
+        raise TypeError(f"{name} must be a sequence of column names, not a string")
+    return [str(column) for column in columns]
+
+
+def with_output_options(
+    config: Mapping[str, Any],
+    output_format: str | None = None,
+    output_cols1: Sequence[str] | None = None,
+    output_cols2: Sequence[str] | None = None,
+    generate_unmatched: bool | None = None,
+) -> dict[str, Any]:
+    """A copy of `config` with the options that are not None set (they override its keys)."""
+    result = dict(config)
+    if output_format is not None:
+        result["output_format"] = str(output_format)
+    if output_cols1 is not None:
+        result["output_cols1"] = _columns("output_cols1", output_cols1)
+    if output_cols2 is not None:
+        result["output_cols2"] = _columns("output_cols2", output_cols2)
+    if generate_unmatched is not None:
+        result["generate_unmatched"] = bool(generate_unmatched)
+    return result
 
 
 def job_timeout(job_id: str, timeout: float | None, job: Job) -> JobTimeout:

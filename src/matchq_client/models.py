@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["FINISHED_STATUSES", "Job", "JobPage", "JobStatus", "ResultFile", "parse_time"]
+#: The config's `output_format` values: the result files' format (`summary.json` is always JSON).
+OutputFormat = Literal["json", "csv", "xlsx"]
+OUTPUT_FORMATS: tuple[str, ...] = ("json", "csv", "xlsx")
+
+__all__ = [
+    "FINISHED_STATUSES",
+    "OUTPUT_FORMATS",
+    "FileFormat",
+    "FileInfo",
+    "HistogramBin",
+    "Job",
+    "JobPage",
+    "JobStatus",
+    "JobSummary",
+    "JobSummaryCounts",
+    "OutputFormat",
+    "ResultFile",
+    "parse_time",
+]
 
 
 class JobStatus(StrEnum):
@@ -39,8 +58,48 @@ def _int_or_none(value: Any) -> int | None:
         return None
     try:
         return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class JobSummaryCounts:
+    """`Job.summary`: the counts a completed job's `summary.json` starts with.
+
+    `suggested_threshold` is None when the server could not estimate one.
+    """
+
+    rows1: int = 0
+    rows2: int = 0
+    pairs: int = 0
+    unmatched1: int = 0
+    unmatched2: int = 0
+    suggested_threshold: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobSummaryCounts:
+        return cls(
+            rows1=_int_or_none(data.get("rows1")) or 0,
+            rows2=_int_or_none(data.get("rows2")) or 0,
+            pairs=_int_or_none(data.get("pairs")) or 0,
+            unmatched1=_int_or_none(data.get("unmatched1")) or 0,
+            unmatched2=_int_or_none(data.get("unmatched2")) or 0,
+            suggested_threshold=_float_or_none(data.get("suggested_threshold")),
+        )
 
 
 @dataclass(frozen=True)
@@ -67,11 +126,16 @@ class Job:
     estimated_remaining: int | None = None
     shards_total: int = 1
     shards_done: int = 0
+    #: None until the job completed, and from servers that do not send it.
+    summary: JobSummaryCounts | None = None
+    #: 1 for the next pending job to start; None when not pending (or not sent).
+    queue_position: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Job:
         """Build from the API's JSON object; unknown fields are kept in `raw` only."""
+        summary = data.get("summary")
         return cls(
             id=str(data.get("id", "")),
             name=str(data.get("name") or ""),
@@ -89,6 +153,8 @@ class Job:
             estimated_remaining=_int_or_none(data.get("estimated_remaining")),
             shards_total=_int_or_none(data.get("shards_total")) or 1,
             shards_done=_int_or_none(data.get("shards_done")) or 0,
+            summary=JobSummaryCounts.from_dict(summary) if isinstance(summary, Mapping) else None,
+            queue_position=_int_or_none(data.get("queue_position")),
             raw=dict(data),
         )
 
@@ -148,3 +214,161 @@ class ResultFile:
             download_url=str(data.get("download_url", "")),
             expires_in=_int_or_none(data.get("expires_in")),
         )
+
+
+@dataclass(frozen=True)
+class HistogramBin:
+    """One bar of `JobSummary.score_histogram`: `count` scores in `[lower, upper)`
+    (the last bin also holds `upper`, i.e. 100)."""
+
+    lower: float
+    upper: float
+    count: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HistogramBin:
+        return cls(
+            lower=_float_or_none(data.get("from")) or 0.0,
+            upper=_float_or_none(data.get("to")) or 0.0,
+            count=_int_or_none(data.get("count")) or 0,
+        )
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How the server read an input file: `format` (csv, xlsx, ...), `encoding`, and
+    `delimiter` (None where the format has none)."""
+
+    format: str = ""
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FileFormat:
+        return cls(
+            format=str(data.get("format") or ""),
+            encoding=_str_or_none(data.get("encoding")),
+            delimiter=_str_or_none(data.get("delimiter")),
+        )
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """A completed job's `summary.json` (`MatchqClient.summary()`); `raw` keeps the JSON.
+
+    `score_histogram` has one `HistogramBin` per 5 points (20 bins) of the best score of
+    each sampled file1 row; `files` maps `file1` and `file2` to how each was read;
+    `timings` maps each phase to seconds.
+    """
+
+    rows1: int = 0
+    rows2: int = 0
+    pairs: int = 0
+    matched_rows1: int = 0
+    matched_rows2: int = 0
+    unmatched1: int = 0
+    unmatched2: int = 0
+    threshold: float | None = None
+    match_mode: str = ""
+    score_histogram: tuple[HistogramBin, ...] = ()
+    suggested_threshold: float | None = None
+    #: The file1 rows sampled for the histogram (None from servers that do not say).
+    sample_rows: int | None = None
+    files: Mapping[str, FileFormat] = field(default_factory=dict, hash=False)
+    timings: Mapping[str, float] = field(default_factory=dict, hash=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobSummary:
+        """Build from `summary.json`; missing fields get their defaults."""
+        bins = data.get("score_histogram")
+        files = data.get("files")
+        timings = data.get("timings")
+        return cls(
+            rows1=_int_or_none(data.get("rows1")) or 0,
+            rows2=_int_or_none(data.get("rows2")) or 0,
+            pairs=_int_or_none(data.get("pairs")) or 0,
+            matched_rows1=_int_or_none(data.get("matched_rows1")) or 0,
+            matched_rows2=_int_or_none(data.get("matched_rows2")) or 0,
+            unmatched1=_int_or_none(data.get("unmatched1")) or 0,
+            unmatched2=_int_or_none(data.get("unmatched2")) or 0,
+            threshold=_float_or_none(data.get("threshold")),
+            match_mode=str(data.get("match_mode") or ""),
+            score_histogram=tuple(
+                HistogramBin.from_dict(item)
+                for item in (bins if isinstance(bins, list) else ())
+                if isinstance(item, Mapping)
+            ),
+            suggested_threshold=_float_or_none(data.get("suggested_threshold")),
+            sample_rows=_int_or_none(data.get("sample_rows")),
+            files={
+                str(name): FileFormat.from_dict(item)
+                for name, item in (files.items() if isinstance(files, Mapping) else ())
+                if isinstance(item, Mapping)
+            },
+            timings={
+                str(phase): seconds
+                for phase, value in (timings.items() if isinstance(timings, Mapping) else ())
+                if (seconds := _float_or_none(value)) is not None
+            },
+            raw=dict(data),
+        )
+
+    @property
+    def counts(self) -> JobSummaryCounts:
+        """The counts the job object's `summary` carries."""
+        return JobSummaryCounts(
+            self.rows1,
+            self.rows2,
+            self.pairs,
+            self.unmatched1,
+            self.unmatched2,
+            self.suggested_threshold,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object as received."""
+        return dict(self.raw)
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """An upload as `GET /files/{file_id}` describes it; `raw` keeps the JSON object.
+
+    `delimiter` is None for formats without one (xlsx); `sample_rows` holds up to 10 data
+    rows, each a mapping of column to value.
+    """
+
+    file_id: str
+    filename: str = ""
+    size_bytes: int = 0
+    format: str = ""
+    encoding: str | None = None
+    delimiter: str | None = None
+    columns: tuple[str, ...] = ()
+    sample_rows: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FileInfo:
+        rows = data.get("sample_rows")
+        columns = data.get("columns")
+        return cls(
+            file_id=str(data.get("file_id", "")),
+            filename=str(data.get("filename") or ""),
+            size_bytes=_int_or_none(data.get("size_bytes")) or 0,
+            format=str(data.get("format") or ""),
+            encoding=_str_or_none(data.get("encoding")),
+            delimiter=_str_or_none(data.get("delimiter")),
+            columns=tuple(str(c) for c in (columns if isinstance(columns, list) else ())),
+            sample_rows=tuple(
+                dict(row)
+                for row in (rows if isinstance(rows, list) else ())
+                if isinstance(row, Mapping)
+            ),
+            raw=dict(data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object as received."""
+        return dict(self.raw)

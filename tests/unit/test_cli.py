@@ -23,7 +23,18 @@ from matchq_cli.main import Globals, main
 from matchq_cli.progress import ProgressReporter, bar, plain_line, progress_line
 from matchq_client import ConnectionFailed, Job, NotFound, Unauthorized
 
-CLIENT_COMMANDS = ["submit", "list", "get", "cancel", "delete", "stats", "cleanup", "download"]
+CLIENT_COMMANDS = [
+    "submit",
+    "list",
+    "get",
+    "summary",
+    "file",
+    "cancel",
+    "delete",
+    "stats",
+    "cleanup",
+    "download",
+]
 ALL_COMMANDS = ["serve", "token", "invoke", *CLIENT_COMMANDS]
 
 

@@ -11,7 +11,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -21,7 +21,15 @@ import httpx
 from matchq_client import _core, _io, _settings
 from matchq_client._io import ProgressCallback, Sleep
 from matchq_client.errors import DownloadError, UploadError
-from matchq_client.models import Job, JobPage, JobStatus, ResultFile
+from matchq_client.models import (
+    FileInfo,
+    Job,
+    JobPage,
+    JobStatus,
+    JobSummary,
+    OutputFormat,
+    ResultFile,
+)
 
 __all__ = ["MatchqClient"]
 
@@ -145,13 +153,24 @@ class MatchqClient:
         config: Mapping[str, Any],
         priority: int = 2,
         idempotency_key: str | None = None,
+        *,
+        output_format: OutputFormat | None = None,
+        output_cols1: Sequence[str] | None = None,
+        output_cols2: Sequence[str] | None = None,
+        generate_unmatched: bool | None = None,
     ) -> str:
         """Submit a job (`config` must name `file1` and `file2`); returns its id.
 
         Sent with an Idempotency-Key (a fresh random one unless given), so a retry after a
-        lost answer or a 5xx returns the same job instead of creating a second one.
+        lost answer or a 5xx returns the same job instead of creating a second one; the
+        same key within 24 hours returns the first job. `output_format` ("json", "csv"
+        or "xlsx"), `output_cols1`, `output_cols2` and `generate_unmatched` set those
+        config keys when given (over `config`'s own; the caller's dict is not changed).
         """
-        body = {"name": name, "config": dict(config), "priority": priority}
+        job_config = _core.with_output_options(
+            config, output_format, output_cols1, output_cols2, generate_unmatched
+        )
+        body = {"name": name, "config": job_config, "priority": priority}
         key = idempotency_key or f"sdk-{uuid.uuid4()}"
         response = self.request("POST", "jobs/submit", json=body, headers={"Idempotency-Key": key})
         return _core.parse_job_id(response)
@@ -292,19 +311,57 @@ class MatchqClient:
         config: Mapping[str, Any],
         name: str | None = None,
         priority: int = 2,
+        *,
+        output_format: OutputFormat | None = None,
+        output_cols1: Sequence[str] | None = None,
+        output_cols2: Sequence[str] | None = None,
+        generate_unmatched: bool | None = None,
+        idempotency_key: str | None = None,
     ) -> str:
         """Upload both files, submit a job on them with `config`; returns the job id.
 
-        The async client uploads the two files concurrently.
+        The options are those of `submit_job()`. The async client uploads the two files
+        concurrently.
         """
         id1, id2 = _io.gather(self.upload_file(file1), self.upload_file(file2))
         job_name = name or f"{Path(file1).name} vs {Path(file2).name}"
-        return self.submit_job(job_name, _core.job_config(config, id1, id2), priority)
+        return self.submit_job(
+            job_name,
+            _core.job_config(config, id1, id2),
+            priority,
+            idempotency_key,
+            output_format=output_format,
+            output_cols1=output_cols1,
+            output_cols2=output_cols2,
+            generate_unmatched=generate_unmatched,
+        )
+
+    def get_file(self, file_id: str) -> FileInfo:
+        """An upload of the caller's: its name, size, how it reads (format, encoding,
+        delimiter), its columns and up to 10 sample rows.
+
+        Another user's file raises `Forbidden` (403); an unknown one, or one not uploaded
+        yet, `NotFound` (404).
+        """
+        return _core.parse_file_info(self.request("GET", _core.file_path(file_id)))
 
     def results(self, job_id: str) -> list[ResultFile]:
         """The result files of a completed job with download links (409 before that)."""
         response = self.request("GET", _core.job_path(job_id, "results"))
         return _core.parse_results(response)
+
+    def summary(self, job_id: str) -> JobSummary:
+        """A completed job's `summary.json`, downloaded and parsed: counts, the score
+        histogram, the suggested threshold, how each file was read, the phases' timings.
+
+        A job that is not completed raises `Conflict` (409); a completed job without a
+        `summary.json` (run by an older server) raises `NotFound`.
+        """
+        item = _core.summary_file(job_id, self.results(job_id))
+        response = self._send("GET", item.download_url, api=False)
+        if response.status_code != 200:
+            raise _core.storage_error(DownloadError, response)
+        return _core.parse_summary(response)
 
     def download_file(self, result: ResultFile | str, target: StrPath) -> Path:
         """Stream one file (a `ResultFile` or a presigned URL) to `target`."""
