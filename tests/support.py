@@ -7,7 +7,7 @@ import importlib.util
 import json
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -204,9 +204,25 @@ def error_body_ok(body: Any, reason: str) -> bool:
     )
 
 
+FAKE_SUMMARY = {"rows1": 0, "rows2": 0, "pairs": 0, "unmatched1": 0, "unmatched2": 0,
+                "suggested_threshold": None}  # fmt: skip
+
+
+def comparable(files: dict[str, bytes]) -> dict[str, Any]:
+    """Result files by name, for comparing two runs: summary.json parsed, without its
+    timings (the only part that differs between runs of the same job)."""
+    out: dict[str, Any] = dict(files)
+    if "summary.json" in out:
+        summary = json.loads(out["summary.json"])
+        summary.pop("timings")
+        out["summary.json"] = summary
+    return out
+
+
 @dataclass
 class FakeSummary:
     files: list[str]
+    summary: dict[str, Any] = field(default_factory=lambda: dict(FAKE_SUMMARY))
 
 
 def fake_engine(config: Any, file1: Path, file2: Path, out_dir: Path, **kwargs: Any) -> FakeSummary:
@@ -219,7 +235,8 @@ def fake_engine(config: Any, file1: Path, file2: Path, out_dir: Path, **kwargs: 
     names = ["matched_results.json", "unmatched_1.json", "unmatched_2.json"]
     for name in names:
         (out_dir / name).write_text("[]")
-    return FakeSummary(files=names)
+    (out_dir / "summary.json").write_text(json.dumps(FAKE_SUMMARY))
+    return FakeSummary(files=[*names, "summary.json"])
 
 
 def runner(engine: Any = fake_engine) -> Any:

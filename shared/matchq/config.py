@@ -54,6 +54,14 @@ class MatchMode(StrEnum):
     ONE_TO_ONE = "one_to_one"  # each row of either file in at most one pair, best scores first
 
 
+class OutputFormat(StrEnum):
+    """The format of the result files (docs/matching.md, "Result files")."""
+
+    JSON = "json"  # JSON arrays of records
+    CSV = "csv"  # UTF-8 (with a BOM, for spreadsheets) comma-separated, one header row
+    XLSX = "xlsx"  # one Excel sheet per file
+
+
 class Mapping(BaseModel):
     """One column of file1 compared with one column of file2."""
 
@@ -93,6 +101,7 @@ class MatchConfig(BaseModel):
     threshold: Number = Field(default=80.0, ge=0, le=100)
     match_mode: MatchMode = MatchMode.BEST
     generate_unmatched: Flag = True
+    output_format: OutputFormat = OutputFormat.JSON
 
     @field_validator("output_cols1", "output_cols2")
     @classmethod

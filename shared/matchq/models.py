@@ -98,6 +98,7 @@ class Job(BaseModel):
     shard_rows: dict[int, int] = Field(default_factory=dict)
     phase: str | None = None  # "shards" while shards run, "merging" once the merge began
     shards_started_at: datetime | None = None
+    summary: dict[str, Any] | None = None  # the counts of summary.json, once completed
 
     @property
     def sharded(self) -> bool:
@@ -156,7 +157,38 @@ class Job(BaseModel):
             estimated_remaining=self.remaining(),
             shards_total=self.shards_total,
             shards_done=self.shards_done,
+            summary=(
+                JobSummary.model_validate(self.summary)
+                if self.summary is not None and self.status is JobStatus.COMPLETED
+                else None
+            ),
         )
+
+
+SUMMARY_COUNTS = ("rows1", "rows2", "pairs", "unmatched1", "unmatched2", "suggested_threshold")
+
+
+def summary_counts(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """What the job object's `summary` keeps of summary.json (None without one)."""
+    if not summary:
+        return None
+    return {key: summary.get(key) for key in SUMMARY_COUNTS}
+
+
+class JobSummary(BaseModel):
+    """The `summary` of a completed job: the counts of its summary.json (docs/api.md)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    rows1: int = Field(description="Data rows of file1")
+    rows2: int = Field(description="Data rows of file2")
+    pairs: int = Field(description="Pairs in matched_results")
+    unmatched1: int = Field(description="file1 rows in no pair")
+    unmatched2: int = Field(description="file2 rows in no pair")
+    suggested_threshold: float | None = Field(
+        description="An estimate, without labels, of the threshold separating true matches "
+        "from chance ones (docs/matching.md); null when the sample cannot tell"
+    )
 
 
 class JobView(BaseModel):
@@ -178,6 +210,9 @@ class JobView(BaseModel):
     estimated_remaining: int | None = Field(description="Whole seconds, null when unknown")
     shards_total: int = Field(ge=1, description="Shards the job runs as (1 unless split)")
     shards_done: int = Field(ge=0, description="Shards finished, 0..shards_total")
+    summary: JobSummary | None = Field(
+        default=None, description="null until completed, then the counts of summary.json"
+    )
 
 
 class SubmitRequest(BaseModel):

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 MISSING_JOB = "job_00000000-0000-4000-8000-000000000000"
-RESULT_FILES = ["matched_results.json", "unmatched_1.json", "unmatched_2.json"]
+RESULT_FILES = ["matched_results.json", "summary.json", "unmatched_1.json", "unmatched_2.json"]
 
 
 @dataclass
@@ -129,13 +129,15 @@ def test_submit_waits_with_progress_lines_and_downloads(
     assert sorted(p.name for p in target.iterdir()) == RESULT_FILES
     assert len(json.loads((target / "matched_results.json").read_text())) == 5
 
-    # Not a terminal: plain progress lines on stderr, the last one the final state.
-    lines = run.err.splitlines()
+    # Not a terminal: plain progress lines on stderr, the last one the final state, then
+    # the summary line.
+    *lines, summary = run.err.splitlines()
     assert lines, "no progress lines"
     assert all(line.startswith(f"{job_id} ") for line in lines), lines
     assert "\r" not in run.err
     assert lines[-1].startswith(f"{job_id} completed 100% elapsed ")
     assert " ETA 0s" in lines[-1]
+    assert summary.startswith("summary: 5 pairs; unmatched 0 of 5 file1 rows, 0 of 5 file2 rows")
 
 
 def test_submit_quick_map_json(cli: Cli, inputs: tuple[str, str], stack: Stack, token: str) -> None:
@@ -157,7 +159,8 @@ def test_submit_quick_map_json(cli: Cli, inputs: tuple[str, str], stack: Stack, 
     )
     assert run.code == 0, run.err
     body = run.json()
-    assert set(body) == {"job_id"}
+    assert set(body) == {"job_id", "file1", "file2"}
+    assert body["file1"].startswith("file_") and body["file2"].startswith("file_")
     with MatchqClient(stack.base_url, token) as api:
         job = api.wait(body["job_id"], timeout=60, poll_interval=0.2)
     assert job.status == "completed", job.error_message
@@ -181,7 +184,7 @@ def test_submit_wait_json_has_the_final_job(
     )
     assert run.code == 0, run.err
     body = run.json()
-    assert set(body) == {"job_id", "job", "downloaded"}
+    assert set(body) == {"job_id", "file1", "file2", "job", "downloaded"}
     assert body["job"]["id"] == body["job_id"]
     assert body["job"]["status"] == "completed"
     assert sorted(Path(p).name for p in body["downloaded"]) == RESULT_FILES

@@ -68,10 +68,11 @@ def test_full_flow_on_the_samples(
     assert isinstance(job["duration"], int)
     for key in ("created_at", "started_at", "completed_at"):
         assert ISO_Z.match(job[key]), job[key]
-    assert sorted(Path(p).name for p in job["result_files"]) == [
+    assert [Path(p).name for p in job["result_files"]] == [
         "matched_results.json",
         "unmatched_1.json",
         "unmatched_2.json",
+        "summary.json",
     ]
 
     # The JSON as sent (the SDK's ResultFile would coerce the sizes).
@@ -80,12 +81,24 @@ def test_full_flow_on_the_samples(
         "matched_results.json",
         "unmatched_1.json",
         "unmatched_2.json",
+        "summary.json",
     }
     assert all(f["size_bytes"] > 0 and f["expires_in"] > 0 for f in listing)
     paths = {p.name: p for p in api.download_results(job_id, tmp_path / "results")}
     matched = json.loads(paths["matched_results.json"].read_text())
     unmatched1 = json.loads(paths["unmatched_1.json"].read_text())
     unmatched2 = json.loads(paths["unmatched_2.json"].read_text())
+
+    summary = json.loads(paths["summary.json"].read_text())
+    assert job["summary"] == {
+        key: summary[key]
+        for key in ("rows1", "rows2", "pairs", "unmatched1", "unmatched2", "suggested_threshold")
+    }
+    assert (summary["pairs"], summary["unmatched1"]) == (len(matched), len(unmatched1))
+    assert summary["unmatched2"] == len(unmatched2)
+    assert sum(b["count"] for b in summary["score_histogram"]) == summary["sample_rows"]
+    assert summary["files"]["file1"] == {"format": "csv", "encoding": "UTF-8", "delimiter": ","}
+    assert summary["suggested_threshold"] is not None  # the samples separate clearly
 
     left, right = _rows(crm), _rows(billing)
     assert len(matched) > len(left) // 2, "the samples share most customers"

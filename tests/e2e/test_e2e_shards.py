@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from matchq_client import Job
 from tests.e2e.e2e_support import TINY_CONFIG, Stack, own_stack, tiny_files, wait_job, wait_until
+from tests.support import comparable
 
 pytestmark = pytest.mark.e2e
 
@@ -30,13 +32,13 @@ def sharded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def run(stack: Stack, files: tuple[Path, Path], out: Path) -> tuple[dict[str, bytes], Job]:
+def run(stack: Stack, files: tuple[Path, Path], out: Path) -> tuple[dict[str, Any], Job]:
     with stack.client("shard-user") as client:
         job_id = client.submit_files(*files, CONFIG, name="sharded or not")
         job = wait_job(client, job_id, timeout=240)
         assert job.status == "completed", job.error_message
         paths = client.download_results(job_id, out)
-        return {p.name: p.read_bytes() for p in paths}, job
+        return comparable({p.name: p.read_bytes() for p in paths}), job
 
 
 def test_a_sharded_job_on_the_local_stack_equals_the_one_piece_run(

@@ -109,7 +109,7 @@ def test_the_spec_client_runs_unchanged(stack: Stack, tmp_path: Path) -> None:
     assert job_id.startswith("job_")
     final = client.wait_for_job_completion(job_id, timeout=120)
     assert final["status"] == "completed", final
-    assert len(final["result_files"]) == 3
+    assert len(final["result_files"]) == 4  # the three of the API document, and summary.json
 
     listed = client.list_jobs(status="completed", limit=10)
     assert [j["id"] for j in listed] == [job_id]
@@ -151,7 +151,7 @@ def test_single_job_example(stack: Stack, tmp_path: Path) -> None:
     argv += ["--url", stack.base_url, "--token", stack.token("example-user"), "--poll", "0.2"]
     assert _example("single_job").main(argv) == 0
     names = sorted(p.name for p in (tmp_path / "out").rglob("*.json"))
-    assert names == ["matched_results.json", "unmatched_1.json", "unmatched_2.json"]
+    assert names == ["matched_results.json", "summary.json", "unmatched_1.json", "unmatched_2.json"]
 
 
 def test_batch_jobs_example(stack: Stack, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from matchq.dal.jobs import JobRepository
 from matchq.models import JobStatus, utcnow
 from matchq.services.wiring import job_service
 from tests.support import (
+    FAKE_SUMMARY,
     AwsStack,
     api_event,
     call,
@@ -63,7 +65,7 @@ def test_delete_of_a_pending_job_is_a_409(aws: AwsStack) -> None:
 def test_delete_removes_the_record_and_every_result_file(aws: AwsStack) -> None:
     job_id = submit(aws)
     complete(aws, job_id)
-    assert len(aws.keys("results/alice/" + job_id)) == 3
+    assert len(aws.keys("results/alice/" + job_id)) == 4
     status, body, _ = call("delete_job", api_event("delete_job", job_id=job_id))
     assert status == 200 and body == {"success": True, "message": "Job deleted successfully"}
     assert job_record(aws, job_id) is None
@@ -87,9 +89,13 @@ def test_results_of_a_completed_job_have_download_links(aws: AwsStack) -> None:
     assert status == 200
     assert body["job_id"] == job_id
     names = [f["name"] for f in body["files"]]
-    assert names == ["matched_results.json", "unmatched_1.json", "unmatched_2.json"]
+    assert names == ["matched_results.json", "unmatched_1.json", "unmatched_2.json",
+                     "summary.json"]  # fmt: skip
     for f in body["files"]:
-        assert f["size_bytes"] == 2 and f["expires_in"] == 900
+        assert f["size_bytes"] == (
+            len(json.dumps(FAKE_SUMMARY)) if f["name"] == "summary.json" else 2
+        )
+        assert f["expires_in"] == 900
         assert f["download_url"].startswith("https://") and "Signature" in f["download_url"]
     _, job, _ = call("get_job", api_event("get_job", job_id=job_id))
     assert job["result_files"] == [f"/results/{job_id}/{n}" for n in names]

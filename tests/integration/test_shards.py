@@ -16,7 +16,16 @@ from matchq.messages import JobMessage, MessageKind
 from matchq.models import JobStatus
 from matchq.services.outcomes import Outcome
 from matchq.settings import forget_settings
-from tests.support import AwsStack, api_event, call, job_record, match_config, message, runner
+from tests.support import (
+    AwsStack,
+    api_event,
+    call,
+    comparable,
+    job_record,
+    match_config,
+    message,
+    runner,
+)
 
 FIRST = ["Jon", "Maria", "Wei", "Peter", "Ann", "Olga", "Raj", "Lena", "Tom", "Ivy", "Sam"]
 LAST = ["Smith", "Garcia", "Zhang", "Parker", "Lee", "Novak", "Patel", "Berg", "Ford", "Chen"]
@@ -111,17 +120,20 @@ def drain(aws: AwsStack, seed: int = 0, duplicate: bool = False) -> list[Outcome
     return outcomes
 
 
-def results(aws: AwsStack, job_id: str) -> dict[str, bytes]:
+def results(aws: AwsStack, job_id: str) -> dict[str, Any]:
+    """The job's result files by name (summary.json without its timings)."""
     job = job_record(aws, job_id)
     s3 = aws.session.client("s3")
     prefix = results_prefix(job.user_id, job_id)
-    return {
-        name: s3.get_object(Bucket=aws.bucket, Key=prefix + name)["Body"].read()
-        for name in job.result_files
-    }
+    return comparable(
+        {
+            name: s3.get_object(Bucket=aws.bucket, Key=prefix + name)["Body"].read()
+            for name in job.result_files
+        }
+    )
 
 
-def one_piece(aws: AwsStack, monkeypatch: pytest.MonkeyPatch, **config: Any) -> dict[str, bytes]:
+def one_piece(aws: AwsStack, monkeypatch: pytest.MonkeyPatch, **config: Any) -> dict[str, Any]:
     shard_settings(monkeypatch, 0, max_shards=1)
     job_id = submit_big(aws, **config)
     assert drain(aws) == [Outcome.COMPLETED]

@@ -60,7 +60,7 @@ def test_worker_function_runs_a_queued_job_to_completion(
     assert job.message == "Processing completed successfully"
     assert sorted(aws.keys(f"results/alice/{job_id}/")) == [
         f"results/alice/{job_id}/{n}"
-        for n in ("matched_results.json", "unmatched_1.json", "unmatched_2.json")
+        for n in ("matched_results.json", "summary.json", "unmatched_1.json", "unmatched_2.json")
     ]
 
 
@@ -292,7 +292,7 @@ def test_two_deliveries_at_once_finish_the_job_once(aws: AwsStack) -> None:
     other = next(o for o in outcomes if o is not Outcome.COMPLETED)
     assert other in {Outcome.NOT_PENDING, Outcome.CLAIMED_ELSEWHERE, Outcome.LOST}
     assert job_record(aws, job_id).status is JobStatus.COMPLETED
-    assert len(aws.keys(f"results/alice/{job_id}/")) == 3
+    assert len(aws.keys(f"results/alice/{job_id}/")) == 4
     assert 1 <= len(runs) <= 2
 
 

@@ -102,6 +102,8 @@ def job_to_item(job: Job) -> dict[str, Any]:
         item["shards_finished"] = set(job.shards_finished)
     if job.shard_ranges:
         item["shard_rows"] = {str(i): n for i, n in job.shard_rows.items()}
+    if job.summary is not None:
+        item["summary"] = json.dumps(job.summary, separators=(",", ":"))
     return item
 
 
@@ -134,6 +136,7 @@ def item_to_job(item: dict[str, Any]) -> Job:
         shard_rows={int(i): int(n) for i, n in (data.get("shard_rows") or {}).items()},
         phase=data.get("phase"),
         shards_started_at=parse_ts(data.get("shards_started_at")),
+        summary=json.loads(data["summary"]) if data.get("summary") else None,
     )
 
 
@@ -422,8 +425,10 @@ class JobRepository:
         result_files: list[str] | None = None,
         result_bytes: int = 0,
         expires_at: int | None = None,
+        summary: dict[str, Any] | None = None,
     ) -> Job | None:
-        """running -> completed | failed (only by the run holding it, when run_id is given)."""
+        """running -> completed | failed (only by the run holding it, when run_id is given);
+        `summary`: the counts of summary.json (the job object's `summary`)."""
         condition: Any = Attr("status").eq(JobStatus.RUNNING.value)
         if run_id is not None:
             condition = condition & Attr("run_id").eq(run_id)
@@ -441,6 +446,8 @@ class JobRepository:
             values["error_message"] = error_message
         if expires_at is not None:
             values["expires_at"] = expires_at
+        if summary is not None:
+            values["summary"] = json.dumps(summary, separators=(",", ":"))
         return self._transition(job.id, condition=condition, set_values=values)
 
     def fail_pending(self, job: Job, *, now: datetime, error_message: str) -> Job | None:

@@ -57,10 +57,12 @@ def begin_match(
     plan_shards). Raises what run_match raises; nothing is left behind on an error."""
     started = time.perf_counter()
     rep = Reporter(progress, should_cancel)
+    rep.phase("read")
     with removed_on_error() as written:
         tables = read_tables(
             rep, config, (file1, file2), (file1_name, file2_name), max_rows, (0.0, 4.0)
         )
+        rep.phase("prepare")
         rep.set(8.0, "Preparing values")
         job = prepare(config, *tables)
         if prepared_path is not None and max_shards > 1:

@@ -6,16 +6,18 @@ tests and benchmarks. Progress and cancellation checks happen about twice a seco
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from matchq.config import MatchConfig, MatchMode
+from matchq.config import MatchConfig, MatchMode, OutputFormat
 from matchq.errors import JobCancelled
 from matchq.formats import ALL_COLUMNS, Table, read_table
 from matchq.matching import pairs, writers
@@ -25,7 +27,21 @@ from matchq.matching.pairs import ChunkResult
 from matchq.matching.plan import PreparedJob, prepare
 from matchq.matching.selection import select
 
-DEFAULT_CHUNK_ROWS = 5000
+if TYPE_CHECKING:
+    from matchq.matching.summary_sample import ScoreSample
+
+DEFAULT_CHUNK_ROWS = 5000  # the largest chunk of file1 rows matched at once
+FIRST_CHUNK_ROWS = 256  # the first chunk, which measures the rate
+CHUNK_SECONDS = 2.0  # later chunks are sized to about this much work
+
+
+def _next_chunk(rows: int, seconds: float) -> int:
+    """Rows of the next chunk: about CHUNK_SECONDS of work at the rate of the last chunk,
+    between FIRST_CHUNK_ROWS and DEFAULT_CHUNK_ROWS."""
+    if seconds <= 0:
+        return DEFAULT_CHUNK_ROWS
+    wanted = int(rows * CHUNK_SECONDS / seconds)
+    return max(FIRST_CHUNK_ROWS, min(DEFAULT_CHUNK_ROWS, wanted))
 
 
 def match_rows(
@@ -39,24 +55,34 @@ def match_rows(
 ) -> list[ChunkResult]:
     """Match file1 rows [start, stop) chunk by chunk; the chunks' results, not selected.
 
-    `on_chunk(row)` after each chunk, `row` the end of the rows matched so far. Modes all
-    and one_to_one raise TooManyMatches as soon as the pairs found exceed MAX_PAIRS (the
-    job's pairs are at least these), at threshold 0 in mode all before matching anything.
+    `on_chunk(row)` after each chunk, `row` the end of the rows matched so far. Chunks are
+    `chunk_rows` rows when given; otherwise the first is FIRST_CHUNK_ROWS and each next one
+    about CHUNK_SECONDS of work at the rate measured (so progress moves every few seconds
+    even with a slow scorer), at most DEFAULT_CHUNK_ROWS. The result does not depend on
+    the chunks. Modes all and one_to_one raise TooManyMatches as soon as the pairs found
+    exceed MAX_PAIRS (the job's pairs are at least these), at threshold 0 in mode all
+    before matching anything.
     """
-    size = max(1, chunk_rows or DEFAULT_CHUNK_ROWS)
+    fixed = max(1, chunk_rows) if chunk_rows else None
+    size = fixed or FIRST_CHUNK_ROWS
     if job.mode is MatchMode.ALL and job.threshold <= 0:
         pairs.check_count(job.rows1 * job.rows2, job.mode, job.threshold)
     parts: list[ChunkResult] = []
     total = 0
-    for lo in range(start, stop, size):
+    lo = start
+    while lo < stop:
         hi = min(stop, lo + size)
+        began = time.perf_counter()
         part = match_chunk(job, np.arange(lo, hi), tick)
+        if fixed is None:
+            size = _next_chunk(hi - lo, time.perf_counter() - began)
         total += len(part)
         if job.mode is not MatchMode.BEST:
             pairs.check_count(total, job.mode, job.threshold)
         parts.append(part)
         if on_chunk is not None:
             on_chunk(hi)
+        lo = hi
     return parts
 
 
@@ -98,6 +124,7 @@ class MatchSummary:
     unmatched2: int
     files: list[str]
     elapsed: float
+    summary: dict[str, Any] = field(default_factory=dict)  # summary.json
 
 
 class Reporter:
@@ -116,6 +143,16 @@ class Reporter:
         self.message = "Starting"
         self.last_report = -math.inf
         self.last_check = time.monotonic()
+        self.timings: dict[str, float] = {}  # seconds by phase, for the summary
+        self._phase: tuple[str, float] | None = None
+
+    def phase(self, name: str | None) -> None:
+        """Begin phase `name` (None: end the current one); its time adds to timings."""
+        now = time.perf_counter()
+        if self._phase is not None:
+            done, since = self._phase
+            self.timings[done] = self.timings.get(done, 0.0) + now - since
+        self._phase = None if name is None else (name, now)
 
     def set(self, percent: float, message: str, *, force: bool = False) -> None:
         self.percent = max(self.percent, min(100.0, percent))
@@ -187,6 +224,10 @@ def removed_on_error() -> Iterator[list[Path]]:
         raise
 
 
+def _unmatched(result: ChunkResult, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.setdiff1d(np.arange(n1), result.rows1), np.setdiff1d(np.arange(n2), result.rows2)
+
+
 def _write_results(
     rep: Reporter,
     config: MatchConfig,
@@ -196,10 +237,20 @@ def _write_results(
     written: list[Path],
     percent: float,
 ) -> tuple[int, int]:
-    """Write the result files (appending each to `written` before it is opened), reporting
-    progress from `percent` to 100; returns the numbers of unmatched rows of both files."""
+    """Write the result files in the config's output format (appending each to `written`
+    before it is opened), reporting progress from `percent` to 100; returns the numbers of
+    unmatched rows of both files. An xlsx result that cannot fit a sheet fails before any
+    file is written."""
     table1, table2 = tables
     n1, n2 = table1.nrows, table2.nrows
+    fmt = config.output_format
+    matched_name, unmatched1_name, unmatched2_name = writers.result_names(fmt)
+    unmatched1, unmatched2 = _unmatched(result, n1, n2)
+    if fmt is OutputFormat.XLSX:
+        writers.check_sheet_rows(matched_name, len(result))
+        if config.generate_unmatched:
+            writers.check_sheet_rows(unmatched1_name, len(unmatched1))
+            writers.check_sheet_rows(unmatched2_name, len(unmatched2))
     rep.set(percent, f"Writing {len(result):,} matches")
     out_dir.mkdir(parents=True, exist_ok=True)
     cols1 = list(config.output_cols1 if config.output_cols1 is not None else table1.header)
@@ -212,33 +263,72 @@ def _write_results(
             f"Writing results: {base + n:,} of {total_out:,} records",
         )
 
-    path = out_dir / writers.MATCHED_FILE
+    arrays = (result.rows1, result.rows2, result.scores, result.mapping_scores)
+    path = out_dir / matched_name
     written.append(path)
-    records = writers.matched_records(
-        result.rows1, result.rows2, result.scores, result.mapping_scores,
-        table1, cols1, table2, cols2,
-    )  # fmt: skip
-    writers.write_array(path, records, on_written(0))
-    unmatched1 = np.setdiff1d(np.arange(n1), result.rows1)
-    unmatched2 = np.setdiff1d(np.arange(n2), result.rows2)
+    if fmt is OutputFormat.JSON:
+        records = writers.matched_records(*arrays, table1, cols1, table2, cols2)
+        writers.write_array(path, records, on_written(0))
+    else:
+        write = writers.write_csv if fmt is OutputFormat.CSV else writers.write_xlsx
+        header = writers.matched_header(len(config.mappings), cols1, cols2)
+        write(path, header, writers.matched_rows(*arrays, table1, cols1, table2, cols2),
+              on_written(0))  # fmt: skip
     if config.generate_unmatched:
         for side, rows, table, cols, name in (
-            (1, unmatched1, table1, cols1, writers.UNMATCHED1_FILE),
-            (2, unmatched2, table2, cols2, writers.UNMATCHED2_FILE),
+            (1, unmatched1, table1, cols1, unmatched1_name),
+            (2, unmatched2, table2, cols2, unmatched2_name),
         ):
             path = out_dir / name
             written.append(path)
-            writers.write_array(
-                path,
-                writers.unmatched_records(rows, side, table, cols),
-                on_written(len(result) + (0 if side == 1 else n1)),
-            )
+            tick = on_written(len(result) + (0 if side == 1 else n1))
+            if fmt is OutputFormat.JSON:
+                writers.write_array(path, writers.unmatched_records(rows, side, table, cols), tick)
+            else:
+                write(path, writers.unmatched_header(side, cols),
+                      writers.unmatched_rows(rows, table, cols), tick)  # fmt: skip
     return len(unmatched1), len(unmatched2)
+
+
+def _file_info(table: Table) -> dict[str, str | None]:
+    return {"format": table.format, "encoding": table.encoding, "delimiter": table.delimiter}
+
+
+def job_summary(
+    config: MatchConfig,
+    result: ChunkResult,
+    tables: tuple[Table, Table],
+    sample: ScoreSample,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """The content of summary.json (docs/matching.md, "The summary")."""
+    from matchq.matching.summary_sample import score_histogram, suggest_threshold
+
+    n1, n2 = tables[0].nrows, tables[1].nrows
+    matched1 = int(np.unique(result.rows1).size)
+    matched2 = int(np.unique(result.rows2).size)
+    return {
+        "rows1": n1,
+        "rows2": n2,
+        "pairs": len(result),
+        "matched_rows1": matched1,
+        "matched_rows2": matched2,
+        "unmatched1": n1 - matched1,
+        "unmatched2": n2 - matched2,
+        "threshold": config.threshold,
+        "match_mode": config.match_mode.value,
+        "score_histogram": score_histogram(sample.best),
+        "suggested_threshold": suggest_threshold(sample),
+        "sample_rows": len(sample.rows),
+        "files": {"file1": _file_info(tables[0]), "file2": _file_info(tables[1])},
+        "timings": {phase: round(seconds, 3) for phase, seconds in timings.items()},
+    }
 
 
 def write_results(
     rep: Reporter,
     config: MatchConfig,
+    job: PreparedJob,
     result: ChunkResult,
     tables: tuple[Table, Table],
     out_dir: Path,
@@ -247,11 +337,23 @@ def write_results(
     started: float,
     percent: float,
 ) -> MatchSummary:
-    """Write the result files of the selected pairs `result` into `out_dir` (run_match and
-    the merge of shards both end here, so their files are the same byte for byte)."""
+    """Score the histogram's sample, then write the result files of the selected pairs
+    `result` and summary.json into `out_dir` (run_match and the merge of shards both end
+    here, so their files are the same byte for byte, timings aside)."""
+    from matchq.matching.summary_sample import sample_scores
+
+    rep.phase("sample")
+    rep.set(percent, "Scoring a sample of rows for the score histogram")
+    sample = sample_scores(job, tick=rep.tick)
+    rep.phase("write")
     unmatched1, unmatched2 = _write_results(
         rep, config, result, tables, Path(out_dir), written, percent
     )
+    rep.phase(None)
+    summary = job_summary(config, result, tables, sample, rep.timings)
+    path = Path(out_dir) / writers.SUMMARY_FILE
+    written.append(path)
+    path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     rep.set(100.0, f"Done: {len(result):,} matches", force=True)
     return MatchSummary(
         rows1=tables[0].nrows,
@@ -261,6 +363,7 @@ def write_results(
         unmatched2=unmatched2,
         files=[p.name for p in written],
         elapsed=time.perf_counter() - started,
+        summary=summary,
     )
 
 
@@ -319,7 +422,8 @@ def match_and_write(
     def on_chunk(done: int) -> None:
         rep.set(10.0 + 80.0 * done / max(1, n1), f"Matched {done:,} of {n1:,} rows")
 
+    rep.phase("match")
     result = match_prepared(job, chunk_rows=chunk_rows, tick=rep.tick, on_chunk=on_chunk)
     return write_results(
-        rep, config, result, tables, out_dir, written, started=started, percent=90.0
+        rep, config, job, result, tables, out_dir, written, started=started, percent=90.0
     )

@@ -471,6 +471,7 @@ def merge_shards(
     """
     started = time.perf_counter()
     rep = Reporter(progress, should_cancel)
+    rep.phase("read")
     with removed_on_error() as written:
         rep.set(0.0, f"Merging {len(part_paths):,} shards", force=True)
         metas = _part_metas(job, part_paths)
@@ -481,8 +482,9 @@ def merge_shards(
         )
         if (tables[0].nrows, tables[1].nrows) != (job.rows1, job.rows2):
             raise ValueError("the files are not those the job was prepared from")
+        rep.phase("merge")
         rep.set(45.0, "Selecting matches")
         result = select(job, [_load_parts(job, part_paths, metas)])
         return write_results(
-            rep, config, result, tables, Path(out_dir), written, started=started, percent=50.0
+            rep, config, job, result, tables, Path(out_dir), written, started=started, percent=50.0
         )

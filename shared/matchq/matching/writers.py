@@ -1,20 +1,36 @@
-"""Result files: JSON arrays written record by record (never one big string)."""
+"""Result files, written record by record (never one big string), in the job's format.
+
+- json: JSON arrays of records, one per line (docs/matching.md, "Result files").
+- csv and xlsx: one header row, then the columns of docs/matching.md ("Result files"):
+  `file1_row`, `file2_row`, `score`, `score_<i>` per mapping, `file1.<col>`, `file2.<col>`.
+  A text cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
+  `'` (spreadsheet formula injection). csv is UTF-8 with a BOM (so spreadsheets read it as
+  UTF-8), RFC 4180 quoting and CRLF line ends; xlsx is written with xlsxwriter in constant
+  memory, one sheet, at most EXCEL_MAX_ROWS rows with the header.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from matchq.config import OutputFormat
+from matchq.errors import InputFileError
 from matchq.formats import Table
 
 MATCHED_FILE = "matched_results.json"
 UNMATCHED1_FILE = "unmatched_1.json"
 UNMATCHED2_FILE = "unmatched_2.json"
+SUMMARY_FILE = "summary.json"
+EXCEL_MAX_ROWS = 1_048_576  # rows of one sheet, the header row included
+EXCEL_MAX_CELL_CHARS = 32_767  # longer texts are cut: Excel holds no more in a cell
+FORMULA_START = frozenset("=+-@\t\r")
 WRITE_BATCH = 2000
 LIST_BATCH = 65536  # pairs turned into Python objects at a time
 
@@ -101,3 +117,150 @@ def unmatched_records(
     for batch in _batches(len(rows)):
         for i in rows[batch].tolist():
             yield {key: i, data_key: row(i)}
+
+
+def result_names(fmt: OutputFormat) -> tuple[str, str, str]:
+    """The names of matched_results, unmatched_1 and unmatched_2 in format `fmt`."""
+    return tuple(  # type: ignore[return-value]
+        name.replace(".json", f".{fmt.value}")
+        for name in (MATCHED_FILE, UNMATCHED1_FILE, UNMATCHED2_FILE)
+    )
+
+
+# --- csv and xlsx ------------------------------------------------------------------------
+
+Cell = int | float | str | None
+
+
+def neutralise(text: str) -> str:
+    """A text cell as written to csv and xlsx: a leading `'` when a spreadsheet would take
+    it for a formula."""
+    return "'" + text if text and text[0] in FORMULA_START else text
+
+
+def matched_header(mappings: int, cols1: list[str], cols2: list[str]) -> list[str]:
+    return [
+        "file1_row",
+        "file2_row",
+        "score",
+        *(f"score_{i}" for i in range(mappings)),
+        *(f"file1.{c}" for c in cols1),
+        *(f"file2.{c}" for c in cols2),
+    ]
+
+
+def unmatched_header(side: int, cols: list[str]) -> list[str]:
+    return [f"file{side}_row", *(f"file{side}.{c}" for c in cols)]
+
+
+def _texts(table: Table, cols: list[str]) -> list[list[str | None]]:
+    return [[None if v is None else neutralise(v) for v in table.columns[c]] for c in cols]
+
+
+def matched_rows(
+    rows1: np.ndarray,
+    rows2: np.ndarray,
+    scores: np.ndarray,
+    mapping_scores: np.ndarray,
+    table1: Table,
+    cols1: list[str],
+    table2: Table,
+    cols2: list[str],
+) -> Iterable[list[Cell]]:
+    """Rows of matched_results.csv/.xlsx in the order of the arrays: the values of the json
+    records (scores rounded alike, a left-out mapping empty), texts neutralised."""
+    texts1 = _texts(table1, cols1)
+    texts2 = _texts(table2, cols2)
+    for batch in _batches(len(rows1)):
+        for i, j, score, ms in zip(
+            rows1[batch].tolist(),
+            rows2[batch].tolist(),
+            scores[batch].tolist(),
+            mapping_scores[batch].tolist(),
+            strict=True,
+        ):
+            yield [
+                i,
+                j,
+                round(score, 4),
+                *[round_score(s) for s in ms],
+                *[values[i] for values in texts1],
+                *[values[j] for values in texts2],
+            ]
+
+
+def unmatched_rows(rows: np.ndarray, table: Table, cols: list[str]) -> Iterable[list[Cell]]:
+    """Rows of unmatched_1/unmatched_2 in csv/xlsx: the row number, then its texts."""
+    texts = _texts(table, cols)
+    for batch in _batches(len(rows)):
+        for i in rows[batch].tolist():
+            yield [i, *[values[i] for values in texts]]
+
+
+def write_csv(
+    path: Path, header: Sequence[str], rows: Iterable[list[Cell]], tick: Callable[[int], None]
+) -> int:
+    """Write a csv file (UTF-8 with BOM, CRLF); returns the data rows written."""
+    count = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow([neutralise(h) for h in header])
+        buffer: list[list[Cell]] = []
+        for row in rows:
+            buffer.append(row)
+            if len(buffer) >= WRITE_BATCH:
+                writer.writerows(buffer)
+                count += len(buffer)
+                buffer.clear()
+                tick(count)
+        writer.writerows(buffer)
+        count += len(buffer)
+    return count
+
+
+def check_sheet_rows(name: str, rows: int) -> None:
+    """Fail before writing when `rows` records do not fit one sheet with its header."""
+    if rows + 1 > EXCEL_MAX_ROWS:
+        raise InputFileError(
+            f"{name} would hold {rows:,} rows, more than an Excel sheet holds "
+            f"({EXCEL_MAX_ROWS - 1:,} after the header); use output_format csv or json"
+        )
+
+
+def write_xlsx(
+    path: Path, header: Sequence[str], rows: Iterable[list[Cell]], tick: Callable[[int], None]
+) -> int:
+    """Write an xlsx workbook of one sheet, row by row in constant memory; returns the data
+    rows written. Texts longer than a cell holds are cut to EXCEL_MAX_CELL_CHARS."""
+    import xlsxwriter  # the worker only: xlsx results
+
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
+    try:
+        sheet = workbook.add_worksheet(path.stem[:31])
+        bold = workbook.add_format({"bold": True})
+        sheet.write_row(0, 0, [neutralise(h)[:EXCEL_MAX_CELL_CHARS] for h in header], bold)
+        sheet.freeze_panes(1, 0)
+        count = 0
+        write_string, write_number = sheet.write_string, sheet.write_number
+        for row in rows:
+            count += 1
+            for col, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    write_string(count, col, value[:EXCEL_MAX_CELL_CHARS])
+                else:
+                    write_number(count, col, value)
+            if count % WRITE_BATCH == 0:
+                tick(count)
+    finally:
+        workbook.close()
+    return count

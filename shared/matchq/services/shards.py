@@ -26,7 +26,7 @@ from matchq.dal.queues import JobQueues
 from matchq.dal.storage import Storage, results_prefix
 from matchq.errors import JobCancelled, MatchqError
 from matchq.messages import JobMessage, MessageKind
-from matchq.models import Job, JobStatus
+from matchq.models import Job, JobStatus, summary_counts
 from matchq.observability import logger, metrics
 from matchq.services.memory import MemoryGuard
 from matchq.services.outcomes import Outcome
@@ -461,6 +461,7 @@ class ShardWork:
                 result_files=list(summary.files),
                 result_bytes=size,
                 expires_at=expires_at,
+                summary=summary_counts(summary.summary),
             )
             if finished is None:
                 raise Stop

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from matchq.dal.queues import JobQueues
 from matchq.dal.storage import Storage, results_prefix
 from matchq.errors import JobCancelled, MatchqError
 from matchq.messages import JobMessage, MessageKind
-from matchq.models import Job, JobStatus, utcnow
+from matchq.models import Job, JobStatus, summary_counts, utcnow
 from matchq.observability import logger, metrics, tag
 from matchq.services.memory import MemoryGuard
 from matchq.services.outcomes import Outcome
@@ -25,6 +26,9 @@ from matchq.services.shards import ShardWork
 from matchq.settings import WorkerSettings
 
 __all__ = ["JobRunner", "Outcome"]
+
+# The ETA is the engine's rate of progress over this window (docs/api.md, the job object).
+ETA_WINDOW_SECONDS = 60.0
 
 # Leave this much of the Lambda's time to fail the job cleanly instead of being killed.
 TIME_LIMIT_MARGIN_SECONDS = 20.0
@@ -69,12 +73,25 @@ class ProgressReporter:
         self._progress = 0
         self._message = "Starting"
         self.stopped = False
+        self._samples: deque[tuple[float, float]] = deque([(self.started, 0.0)])
+
+    def _eta(self) -> int | None:
+        """Seconds left at the rate the engine's percentage moved over the last
+        ETA_WINDOW_SECONDS (its throughput; from the start until that much has passed),
+        None while it has not moved."""
+        now = time.monotonic()
+        samples = self._samples
+        samples.append((now, self._local))
+        while len(samples) > 2 and now - samples[1][0] >= ETA_WINDOW_SECONDS:
+            samples.popleft()
+        since, then = samples[0]
+        if now <= since or self._local <= then:
+            return None
+        rate = (self._local - then) / (now - since)
+        return int((100 - self._local) / rate)
 
     def _write(self) -> None:
-        elapsed = time.monotonic() - self.started
-        eta = None
-        if self._local >= 1:
-            eta = int(elapsed * (100 - self._local) / self._local)
+        eta = self._eta()
         updated = self.repo.report_progress(
             self.job.id,
             self.run_id,
@@ -224,7 +241,7 @@ class JobRunner:
                         raise RunStopped
                     logger.info("job split into shards", extra={"shards": len(done)})
                     return Outcome.SHARDED
-                names, size = done
+                names, size, summary = done
                 for name in names:
                     self.storage.upload(Path(tmp) / "out" / name, prefix + name)
             finished = self.repo.finish(
@@ -236,6 +253,7 @@ class JobRunner:
                 result_files=names,
                 result_bytes=size,
                 expires_at=self._expires_at(),
+                summary=summary_counts(summary),
             )
             if finished is None:
                 raise RunStopped
@@ -267,9 +285,10 @@ class JobRunner:
 
     def _match(
         self, job: Job, tmp: Path, reporter: ProgressReporter
-    ) -> tuple[list[str], int] | list[tuple[int, int]]:
-        """Match in one piece (the result files' names and total size) or, when the engine
-        splits the job, its shard ranges (the prepared job is then in tmp/prepared.npz)."""
+    ) -> tuple[list[str], int, dict[str, Any]] | list[tuple[int, int]]:
+        """Match in one piece (the result files' names, their total size and the summary) or,
+        when the engine splits the job, its shard ranges (the prepared job is then in
+        tmp/prepared.npz)."""
         config = MatchConfig.model_validate(job.config)
         paths = []
         for i, source in enumerate(job.inputs, start=1):
@@ -299,7 +318,7 @@ class JobRunner:
             return list(ranges)
         names = list(summary.files)
         size = sum((out / n).stat().st_size for n in names)
-        return names, size
+        return names, size, summary.summary
 
     def _expires_at(self) -> int:
         return int((self.clock() + timedelta(days=self.settings.result_ttl_days)).timestamp())

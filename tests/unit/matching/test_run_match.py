@@ -58,7 +58,8 @@ def test_result_files_shapes(files: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
     summary = run(files, out, config())
     assert sorted(p.name for p in out.iterdir()) == sorted(summary.files) == [
-        "matched_results.json", "unmatched_1.json", "unmatched_2.json"]  # fmt: skip
+        "matched_results.json", "summary.json", "unmatched_1.json", "unmatched_2.json"]  # fmt: skip
+    assert summary.files[-1] == "summary.json"
     matched = load(out / "matched_results.json")
     assert [(m["file1_row"], m["file2_row"]) for m in matched] == [(0, 0), (1, 2)]
     first = matched[0]
@@ -74,6 +75,35 @@ def test_result_files_shapes(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert (summary.rows1, summary.rows2, summary.matched) == (3, 4, 2)
     assert (summary.unmatched1, summary.unmatched2) == (1, 2)
     assert summary.elapsed >= 0
+
+
+def test_summary_counts_equal_the_files(files: tuple[Path, Path], tmp_path: Path) -> None:
+    for n, cfg in enumerate([config(), config(match_mode="all", threshold=40),
+                             config(match_mode="one_to_one", threshold=40)]):  # fmt: skip
+        out = tmp_path / f"o{n}"
+        result = run(files, out, cfg)
+        summary = load(out / "summary.json")
+        assert summary == result.summary
+        matched = load(out / "matched_results.json")
+        unmatched1 = load(out / "unmatched_1.json")
+        unmatched2 = load(out / "unmatched_2.json")
+        assert (summary["rows1"], summary["rows2"]) == (3, 4)
+        assert summary["pairs"] == len(matched)
+        assert summary["matched_rows1"] == len({m["file1_row"] for m in matched})
+        assert summary["matched_rows2"] == len({m["file2_row"] for m in matched})
+        assert (summary["unmatched1"], summary["unmatched2"]) == (len(unmatched1), len(unmatched2))
+        assert summary["matched_rows1"] + summary["unmatched1"] == 3
+        assert summary["threshold"] == cfg.threshold
+        assert summary["match_mode"] == cfg.match_mode.value
+        bins = summary["score_histogram"]
+        assert [(b["from"], b["to"]) for b in bins] == [(i, i + 5) for i in range(0, 100, 5)]
+        assert sum(b["count"] for b in bins) == summary["sample_rows"] == 3  # small: every row
+        assert summary["files"] == {
+            "file1": {"format": "csv", "encoding": "UTF-8", "delimiter": ","},
+            "file2": {"format": "tsv", "encoding": "UTF-8", "delimiter": "\t"},
+        }
+        assert set(summary["timings"]) == {"read", "prepare", "match", "sample", "write"}
+        assert all(t >= 0 for t in summary["timings"].values())
 
 
 def test_left_out_mapping_is_null_and_scores_rounded(
@@ -99,8 +129,9 @@ def test_left_out_mapping_is_null_and_scores_rounded(
 
 def test_no_unmatched_files_when_not_asked(files: tuple[Path, Path], tmp_path: Path) -> None:
     summary = run(files, tmp_path / "o", config(generate_unmatched=False))
-    assert summary.files == ["matched_results.json"]
-    assert [p.name for p in (tmp_path / "o").iterdir()] == ["matched_results.json"]
+    assert summary.files == ["matched_results.json", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == summary.files
+    assert (summary.summary["unmatched1"], summary.summary["unmatched2"]) == (1, 2)
 
 
 def test_empty_result_is_an_empty_array(files: tuple[Path, Path], tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from matchq.matching.shards import (
     save_prepared,
     share_token_bits,
 )
+from tests.support import comparable
 from tests.unit.matching.test_engine_properties import (
     COLUMNS,
     FILE_ID,
@@ -93,7 +94,8 @@ def sharded(
 def assert_same_files(summary: Any, want: Path, got: Path) -> None:
     assert sorted(p.name for p in got.iterdir()) == sorted(p.name for p in want.iterdir())
     for name in summary.files:
-        assert (got / name).read_bytes() == (want / name).read_bytes(), name
+        got_file, want_file = (comparable({name: (d / name).read_bytes()}) for d in (got, want))
+        assert got_file == want_file, name
 
 
 @settings(
