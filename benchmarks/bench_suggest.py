@@ -194,6 +194,14 @@ def samples_set() -> DataSet:
     return DataSet("samples", table1, table2, SAMPLES_MAPPINGS, truth)
 
 
+def samples_demo_set() -> DataSet:
+    """The samples with `make demo`'s mappings (names, exact e-mail and zip, city)."""
+    from matchq_local.demo import CONFIG
+
+    base = samples_set()
+    return DataSet("samples-demo", base.table1, base.table2, CONFIG["mappings"], base.truth)
+
+
 # --- measuring -------------------------------------------------------------------------------
 
 
@@ -337,8 +345,9 @@ def main() -> None:
     ensure_febrl(args.data)
     loaders: list[Callable[[], DataSet]] = [
         *(lambda n=n: febrl_set(args.data, n) for n in FEBRL_SETS), samples_set,  # type: ignore[misc]
+        samples_demo_set,
     ]  # fmt: skip
-    names = [*FEBRL_SETS, "samples"]
+    names = [*FEBRL_SETS, "samples", "samples-demo"]
     rows = []
     for name, load in zip(names, loaders, strict=True):
         if args.only and not re.search(args.only, name):

@@ -33,9 +33,9 @@ FULL_CELLS = 4_000_000  # distinct value pairs of a mapping scored once up front
 HISTOGRAM_BINS = 20  # bins of 5 points over 0-100; the last one includes 100
 MIN_SUGGEST_ROWS = 50  # sampled rows with a runner-up needed for a suggestion
 TAIL_FROM, TAIL_TO = 0.5, 0.85  # runner-up quantiles the chance tail is fitted between
-CHANCE_RATE = 0.005  # share of rows whose chance best may lie above the suggestion
+MAX_CHANCE_FOR_N1 = 0.25  # rows with a partner are counted where chance is at most this
 MIN_GAP_ROWS = 10  # surely-chance rows needed to measure the best - runner-up gap
-MIN_ABOVE = 2  # best scores above the suggestion beyond what chance explains, at least
+MIN_ABOVE = 2  # rows estimated to have a true partner, at least
 
 
 @dataclass(frozen=True)
@@ -349,30 +349,63 @@ def _chance_gap(best: np.ndarray, second: np.ndarray) -> float:
     return float(np.median((best - second)[low]))
 
 
-def suggest_threshold(sample: ScoreSample) -> float | None:
-    """The threshold above which a chance best score is rare, rounded to 1 decimal.
+def chance_survival(best: np.ndarray, second: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The estimated share of rows whose best *chance* score is >= each threshold of `grid`.
 
-    Runner-up scores stand for chance: a row's second-best file2 row is, but for a
-    duplicate in file2, not its partner. Their tail above the median is modelled as
-    exponential (fitted between the runner-ups' quantiles TAIL_FROM and TAIL_TO, so up to
-    15 % of them may be true matches), shifted up by the gap between a chance best and
-    its runner-up; the suggestion is where that tail leaves CHANCE_RATE of the rows.
-    None when the sample cannot tell: fewer than MIN_SUGGEST_ROWS rows with a runner-up,
-    runner-ups with no spread (all equal at those quantiles), a suggestion above 100, or
-    no more best scores above it than chance alone would put there.
+    Runner-up scores stand for chance (a row's second-best file2 row is, but for a
+    duplicate in file2, not its partner), shifted up by the gap between a chance best and
+    its runner-up (`_chance_gap`). Above their TAIL_TO quantile the empirical tail is
+    capped by an exponential fitted between the quantiles TAIL_FROM and TAIL_TO, so up to
+    15 % of runner-ups may be true matches (duplicates) without inflating it.
+    """
+    n = len(second)
+    gap = _chance_gap(best, second)
+    empirical = (n - np.searchsorted(np.sort(second), grid - gap, side="left")) / n
+    q_from, q_to = (float(q) for q in np.quantile(second, [TAIL_FROM, TAIL_TO]))
+    if q_to - q_from <= 0:
+        return empirical
+    rate = math.log((1 - TAIL_FROM) / (1 - TAIL_TO)) / (q_to - q_from)  # per point
+    start = q_to + gap
+    tail = (1 - TAIL_TO) * np.exp(-rate * np.maximum(0.0, grid - start))
+    # the lower of the two above the fit: an empirical tail lighter than exponential (no
+    # chance score up there at all) is believed, a heavier one (true runner-ups) is not
+    return np.where(grid >= start, np.minimum(tail, empirical), empirical)
+
+
+def suggest_threshold(sample: ScoreSample) -> float | None:
+    """The threshold of the highest F1 the sample predicts, without labels; 1 decimal.
+
+    For each threshold t on a 0.1 grid: P(t) sampled rows have a best score >= t, and
+    (N - N1) * C(t) of them are expected to be chance, C the chance survival
+    (`chance_survival`) and N1 the rows with a true partner, estimated as the largest
+    (P(t) - N C(t)) / (1 - C(t)) where C(t) <= MAX_CHANCE_FOR_N1 (there the true matches
+    are all above t and chance is measured well). Then TP(t) = P(t) - (N - N1) C(t) and
+    F1(t) = 2 TP(t) / (P(t) + N1); the suggestion is the middle of the thresholds reaching
+    the highest F1. None when the sample cannot tell: fewer than MIN_SUGGEST_ROWS rows with
+    a runner-up, or fewer rows estimated to have a true partner than MIN_ABOVE or than
+    chance alone could explain there (3 standard deviations of a binomial count).
     """
     ok = np.isfinite(sample.second) & np.isfinite(sample.best)
     best, second = sample.best[ok], sample.second[ok]
-    if len(best) < MIN_SUGGEST_ROWS:
+    n = len(best)
+    if n < MIN_SUGGEST_ROWS:
         return None
-    q_from, q_to = (float(q) for q in np.quantile(second, [TAIL_FROM, TAIL_TO]))
-    if q_to - q_from <= 0:
+    grid = np.round(np.arange(0.0, 100.0 + 1e-9, 0.1), 1)
+    predicted = n - np.searchsorted(np.sort(best), grid, side="left")
+    chance = chance_survival(best, second, grid)
+    measurable = chance <= MAX_CHANCE_FOR_N1
+    if not measurable.any():
         return None
-    rate = math.log((1 - TAIL_FROM) / (1 - TAIL_TO)) / (q_to - q_from)  # per point
-    threshold = q_to + _chance_gap(best, second) + math.log((1 - TAIL_TO) / CHANCE_RATE) / rate
-    if threshold > 100:
+    estimates = np.where(
+        measurable, (predicted - n * chance) / np.maximum(1e-12, 1 - chance), -np.inf
+    )
+    at = int(np.argmax(estimates))
+    partners = float(np.clip(estimates[at], 0, n))
+    # what chance alone could put there: 3 standard deviations of the chance count
+    noise = 3 * math.sqrt(n * chance[at] * (1 - chance[at])) / max(1e-12, 1 - chance[at])
+    if partners < max(MIN_ABOVE, noise):
         return None
-    above = int((best >= threshold).sum())
-    if above <= 2 * CHANCE_RATE * len(best) + MIN_ABOVE:
-        return None
-    return round(max(0.0, threshold), 1)
+    true_pos = np.clip(predicted - (n - partners) * chance, 0, np.minimum(predicted, partners))
+    f1 = 2 * true_pos / (predicted + partners)
+    top = np.nonzero(f1 >= f1.max() - 1e-9)[0]
+    return float(grid[(top[0] + top[-1]) // 2])
