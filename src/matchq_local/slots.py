@@ -168,7 +168,12 @@ def run_slot(spec: dict[str, Any], grace_seconds: float = 5.0) -> int:
     endpoint = spec["endpoint"]
     use_endpoint(endpoint)  # the environment is the parent's: prepare_runtime ran there
     stack = load_stack(endpoint, parameters=spec["parameters"])
-    function = LocalFunction(stack.functions[spec["function"]])
+    function_spec = stack.functions[spec["function"]]
+    # A slot runs one function, as a Lambda environment does, with the memory size Lambda
+    # puts in its environment: the worker's memory guard is then 90 % of the template's
+    # MemorySize (WorkerMemoryMB), as in the cloud, unless MATCHQ_MAX_JOB_MEMORY_MB is set.
+    os.environ.setdefault("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", str(function_spec.memory_mb))
+    function = LocalFunction(function_spec)
     function.warm()
     queues = polled_queues(stack, endpoint, spec["function"])
     pool = WorkerPool(function, queues, session(endpoint).client("sqs"), 1).start()

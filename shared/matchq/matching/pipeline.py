@@ -32,16 +32,17 @@ if TYPE_CHECKING:
 
 DEFAULT_CHUNK_ROWS = 5000  # the largest chunk of file1 rows matched at once
 FIRST_CHUNK_ROWS = 256  # the first chunk, which measures the rate
+MIN_CHUNK_ROWS = 16  # chunks never get smaller (a very slow scorer)
 CHUNK_SECONDS = 2.0  # later chunks are sized to about this much work
 
 
 def _next_chunk(rows: int, seconds: float) -> int:
     """Rows of the next chunk: about CHUNK_SECONDS of work at the rate of the last chunk,
-    between FIRST_CHUNK_ROWS and DEFAULT_CHUNK_ROWS."""
+    between MIN_CHUNK_ROWS and DEFAULT_CHUNK_ROWS."""
     if seconds <= 0:
         return DEFAULT_CHUNK_ROWS
     wanted = int(rows * CHUNK_SECONDS / seconds)
-    return max(FIRST_CHUNK_ROWS, min(DEFAULT_CHUNK_ROWS, wanted))
+    return max(MIN_CHUNK_ROWS, min(DEFAULT_CHUNK_ROWS, wanted))
 
 
 def match_rows(

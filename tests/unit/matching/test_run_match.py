@@ -12,7 +12,7 @@ import pytest
 
 from matchq.config import MatchConfig
 from matchq.errors import InputFileError, JobCancelled
-from matchq.formats import read_table
+from matchq.formats import Table, read_table
 from matchq.matching import MatchSummary, TooManyMatches, pairs, run_match
 from matchq.matching.normalize import normalize
 from matchq.matching.pipeline import Reporter
@@ -242,3 +242,32 @@ def test_normalization_rules() -> None:
     assert normalize("€100 + $5") == "100 5"
     assert normalize("İstanbul") == "istanbul"
     assert normalize("...") == ""
+
+
+def test_chunks_follow_the_measured_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without chunk_rows the first chunk is small and later ones are sized to about
+    CHUNK_SECONDS of work, so a slow scorer still moves the progress every few seconds."""
+    from matchq.matching import pipeline
+
+    now = [0.0]
+    sizes: list[int] = []
+
+    def slow_chunk(job: Any, rows: Any, tick: Any) -> Any:
+        sizes.append(len(rows))
+        now[0] += len(rows) / 64  # 64 rows a second (exact in binary)
+        return real_chunk(job, rows, tick)
+
+    real_chunk = pipeline.match_chunk
+    monkeypatch.setattr(pipeline, "match_chunk", slow_chunk)
+    monkeypatch.setattr(pipeline.time, "perf_counter", lambda: now[0])
+    table = Table("t.csv", ["name"], {"name": [f"n{i}" for i in range(2000)]}, 2000)
+    cfg = MatchConfig(file1=FILE_ID, file2=FILE_ID,
+                      mappings=[{"file1_col": "name", "file2_col": "name"}])  # fmt: skip
+    done: list[int] = []
+    pipeline.match_tables(cfg, table, table, on_chunk=done.append)
+    assert sizes[0] == pipeline.FIRST_CHUNK_ROWS
+    assert set(sizes[1:-1]) == {int(64 * pipeline.CHUNK_SECONDS)}  # 2 s at 64 rows/s
+    assert sum(sizes) == 2000 and done[-1] == 2000
+    sizes.clear()
+    pipeline.match_tables(cfg, table, table, chunk_rows=700)  # a given size is kept
+    assert sizes == [700, 700, 600]
