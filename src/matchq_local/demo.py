@@ -1,17 +1,20 @@
 """`make demo`: the main job end to end against a local stack.
 
 Uses the stack answering at MATCHQ_URL (or on MATCHQ_PORT); otherwise starts one in the
-background and stops it afterwards. Uploads the two sample files, submits a matching
-job, shows its progress on one line, downloads the results and prints a summary.
+background and stops it afterwards. Runs as the user of MATCHQ_TOKEN, else as the login
+user with a fresh local token (so the job shows up in that user's `matchq list`). Uploads
+the two sample files, submits a matching job, shows its progress (a bar on a terminal,
+plain lines otherwise, as `matchq submit --wait`), downloads the results and prints the
+job's summary: counts, the score histogram and the suggested threshold.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +22,9 @@ from typing import Any
 
 import httpx
 
-from matchq_client import Job, MatchqClient, MatchqError, Unauthorized
+from matchq_cli.progress import ProgressReporter
+from matchq_cli.render import summary_text
+from matchq_client import JobSummary, MatchqClient, MatchqError, Unauthorized
 from matchq_local.launch import StackFailed, background_stack
 from matchq_local.template import ROOT
 
@@ -95,62 +100,46 @@ def local_stack(url: str) -> Iterator[str]:
         print("Stopped the local stack started for the demo.")
 
 
-def token() -> str:
-    if value := os.environ.get("MATCHQ_TOKEN", "").strip():
+def user() -> str:
+    """The user the demo runs as without MATCHQ_TOKEN: $MATCHQ_USER, else the login name."""
+    if value := os.environ.get("MATCHQ_USER", "").strip():
         return value
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "demo-user"
+
+
+def token() -> tuple[str, str | None]:
+    """The bearer token and, when the demo made it, the user it is for."""
+    if value := os.environ.get("MATCHQ_TOKEN", "").strip():
+        return value, None
     from matchq.auth import issue_token
     from matchq_local.secret import local_jwt_secret
 
-    return issue_token(local_jwt_secret(), "demo-user", ttl_seconds=3600)
+    name = user()
+    return issue_token(local_jwt_secret(), name, ttl_seconds=3600), name
 
 
-def progress_line(job: Job, started: float) -> None:
-    width = 30
-    filled = width * job.progress // 100
-    bar = "#" * filled + "-" * (width - filled)
-    eta = job.estimated_remaining
-    eta_text = f" ETA {eta}s" if eta else ""
-    text = f"\r  [{bar}] {job.progress:3d}% {job.status:<9} {job.message[:40]:<40}{eta_text}"
-    sys.stdout.write(f"{text:<100}"[:110] + f" {time.monotonic() - started:5.1f}s")
-    sys.stdout.flush()
-
-
-def histogram(scores: list[float], width: int = 40) -> list[str]:
-    buckets = Counter(min(95, int(score // 5) * 5) for score in scores)
-    if not buckets:
-        return ["  (no matches)"]
-    top = max(buckets.values())
-    lines = []
-    for low in range(min(buckets), 100, 5):
-        count = buckets.get(low, 0)
-        bar = "#" * max(1 if count else 0, round(width * count / top))
-        lines.append(f"  {low:3d}-{low + 5:<3d} {bar:<{width}} {count}")
-    return lines
-
-
-def summary(directory: Path, elapsed: float) -> None:
-    def load(name: str) -> list[dict[str, Any]]:
-        path = directory / name
-        return json.loads(path.read_text()) if path.exists() else []
-
-    matched = load("matched_results.json")
-    unmatched1, unmatched2 = load("unmatched_1.json"), load("unmatched_2.json")
-    print(f"\nResults ({elapsed:.1f} s end to end), saved in {directory}:")
-    print(f"  matched pairs:           {len(matched)}")
-    print(f"  unmatched CRM customers: {len(unmatched1)}")
-    print(f"  unmatched billing rows:  {len(unmatched2)}")
-    print("\nScore histogram:")
-    print("\n".join(histogram([float(m["score"]) for m in matched])))
+def examples(directory: Path) -> None:
+    path = directory / "matched_results.json"
+    matched: list[dict[str, Any]] = json.loads(path.read_text()) if path.exists() else []
     print("\nExample pairs (lowest scores above the threshold are the interesting ones):")
-    examples = (
+    chosen = (
         sorted(matched, key=lambda m: m["score"])[:3]
         + sorted(matched, key=lambda m: -m["score"])[:2]
     )
-    for pair in examples:
+    for pair in chosen:
         left, right = pair["file1"], pair["file2"]
         name1, email1 = left.get("customer_name") or "-", left.get("email") or "-"
         name2, email2 = right.get("full_name") or "-", right.get("email_address") or "-"
         print(f"  {pair['score']:5.1f}  {name1:<24} {email1:<36} ~ {name2:<24} {email2}")
+
+
+def report(summary: JobSummary, directory: Path, elapsed: float) -> None:
+    print(f"\nResults ({elapsed:.1f} s end to end), saved in {directory}:")
+    print(summary_text(summary, blocks=(sys.stdout.encoding or "").lower().startswith("utf")))
+    examples(directory)
 
 
 def run() -> int:
@@ -158,27 +147,28 @@ def run() -> int:
     for path in (FILE1, FILE2):
         if not path.exists():
             raise SystemExit(f"{path} is missing; run: python scripts/make_samples.py")
-    with local_stack(url) as api_url, MatchqClient(api_url, token()) as api:
+    bearer, name = token()
+    with local_stack(url) as api_url, MatchqClient(api_url, bearer) as api:
         started = time.monotonic()
+        if name is not None:
+            print(f"Running as user '{name}' (set MATCHQ_USER or MATCHQ_TOKEN for another);")
+            print(f"  see its jobs with: MATCHQ_TOKEN=$(matchq token --user {name}) matchq list")
         print(f"Uploading {FILE1.name} and {FILE2.name} ...")
         job_id = api.submit_files(
             FILE1, FILE2, CONFIG, name="Demo: CRM customers vs billing accounts", priority=3
         )
         print(f"Submitted {job_id}")
+        progress = ProgressReporter(sys.stdout)
         job = api.wait(
-            job_id,
-            timeout=900,
-            poll_interval=0.2,
-            max_interval=1.0,
-            on_progress=lambda j: progress_line(j, started),
+            job_id, timeout=900, poll_interval=0.2, max_interval=1.0, on_progress=progress
         )
-        print()
+        progress.finish(job)
         if not job.succeeded:
             print(f"Job {job.status}: {job.error_message or job.message}", file=sys.stderr)
             return 1
         directory = ROOT / ".matchq" / "demo-results" / job_id
         api.download_results(job_id, directory)
-        summary(directory, time.monotonic() - started)
+        report(api.summary(job_id), directory, time.monotonic() - started)
     return 0
 
 
