@@ -173,6 +173,38 @@ def test_an_empty_file_is_rejected_at_submit(aws: AwsStack) -> None:
     assert body["details"] == "config.file1: 'customers.csv' is empty"
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("people.csv", "name,city\n"),
+        ("people.csv", "\ufeffname;city\r\n\r\n   \r\n"),  # blank lines are no rows
+        ("people.tsv", "name\tcity\n\n"),
+    ],
+)
+def test_a_header_only_file_is_rejected_at_submit(aws: AwsStack, name: str, content: str) -> None:
+    f1 = aws.upload("alice", name, content)
+    f2 = aws.upload("alice", "other.csv", CSV2)
+    status, body, _ = _submit(aws, {"name": "n", "config": match_config(f1, f2)})
+    assert status == 400, body
+    assert body["details"] == f"config.file1: '{name}' has a header but no data rows"
+
+
+def test_a_header_only_xlsx_is_rejected_at_submit(aws: AwsStack) -> None:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["name", "city"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    f1 = aws.upload("alice", "people.xlsx", buffer.getvalue())
+    f2 = aws.upload("alice", "other.csv", CSV2)
+    status, body, _ = _submit(aws, {"name": "n", "config": match_config(f1, f2)})
+    assert status == 400, body
+    assert body["details"] == "config.file1: 'people.xlsx' has a header but no data rows"
+
+
 def test_a_stored_file_over_the_upload_limit_is_rejected_at_submit(
     aws: AwsStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

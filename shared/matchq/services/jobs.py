@@ -16,13 +16,14 @@ from matchq.dal.queues import JobQueues
 from matchq.dal.storage import Storage, results_prefix, upload_prefix
 from matchq.errors import (
     AccessDenied,
+    InputFileError,
     InvalidState,
     JobNotFound,
     MatchqError,
     ServiceUnavailable,
     ValidationFailed,
 )
-from matchq.formats import NeedsWholeFile, read_columns
+from matchq.formats import NeedsWholeFile, preview, read_columns
 from matchq.formats.delimited import PROBE_BYTES as HEADER_PROBE_BYTES
 from matchq.models import (
     ACTIVE_STATUSES,
@@ -146,21 +147,30 @@ class JobService:
                 f"{self.settings.max_upload_bytes:,}"
             )
         complete = source.size_bytes <= HEADER_PROBE_BYTES
+        data = self.storage.read_head(source.key, HEADER_PROBE_BYTES)
         try:
-            columns = read_columns(
-                self.storage.read_head(source.key, HEADER_PROBE_BYTES),
-                source.name,
-                complete=complete,
-            )
+            columns = read_columns(data, source.name, complete=complete)
         except NeedsWholeFile:
             # The header did not fit in the probe (or the format, xlsx, needs the whole file).
             data = self.storage.read_head(source.key, self.settings.max_upload_bytes)
             columns = read_columns(data, source.name, complete=True)
+            complete = True
+        if complete and not self._has_rows(data, source.name):
+            raise ValidationFailed(f"'{source.name}' has a header but no data rows")
         if len(columns) > MAX_COLUMNS:
             raise ValidationFailed(
                 f"'{source.name}' has {len(columns)} columns; at most {MAX_COLUMNS} are supported"
             )
         return columns
+
+    @staticmethod
+    def _has_rows(data: bytes, name: str) -> bool:
+        """Whether the whole file `data` holds a data row, as the worker reads it (a file
+        whose rows cannot be read is left for the worker to name what is wrong)."""
+        try:
+            return bool(preview(data, name, complete=True, max_rows=1).rows)
+        except InputFileError:
+            return True
 
     def _check_columns(self, config: MatchConfig, inputs: list[InputFile]) -> None:
         for side, source in ((1, inputs[0]), (2, inputs[1])):
