@@ -10,7 +10,7 @@ app = create_app()
 
 @app.get("/api/v1/jobs/<job_id>", summary="One job", responses=answers(200, "The job", JOB_ERRORS))
 def get_job(job_id: str) -> JobView:
-    return job_service().get(current_principal(app), job_id).to_api()
+    return job_service().view(current_principal(app), job_id)
 
 
 lambda_handler = lambda_entry(app)

@@ -213,6 +213,13 @@ class JobView(BaseModel):
     summary: JobSummary | None = Field(
         default=None, description="null until completed, then the counts of summary.json"
     )
+    queue_position: int | None = Field(
+        default=None,
+        ge=1,
+        description="A pending job's place in the queue of all users' pending jobs: 1 + those "
+        "that start before it (higher priority, or the same and older); null unless pending "
+        "(and in job lists)",
+    )
 
 
 class SubmitRequest(BaseModel):

@@ -175,3 +175,26 @@ def test_an_aws_failure_is_a_500_without_internals(
     assert error_body_ok(body, "Internal Server Error")
     text = str(body)
     assert "arn:" not in text and "AccessDenied" not in text and "Traceback" not in text
+
+
+def _position(job_id: str, user: str) -> int | None:
+    status, job, _ = call("get_job", api_event("get_job", job_id=job_id, user=user))
+    assert status == 200, job
+    return job["queue_position"]
+
+
+def test_queue_positions_across_priorities_and_users(aws: AwsStack) -> None:
+    # created in this order: (user, priority)
+    order = [("alice", 2), ("bob", 2), ("alice", 4), ("carol", 1), ("bob", 3), ("alice", 2)]
+    jobs = [(user, submit(aws, user, priority=p)) for user, p in order]
+    # starts first: urgent, then high, then normal by age, then low
+    expected = [3, 4, 1, 6, 2, 5]
+    assert [_position(job_id, user) for user, job_id in jobs] == expected
+    # a job that leaves the queue moves the ones behind it up; it has no position itself
+    user, urgent = jobs[2]
+    status, body, _ = call("cancel_job", api_event("cancel_job", job_id=urgent, user=user))
+    assert status == 200, body
+    assert _position(urgent, user) is None
+    assert [_position(job_id, user) for user, job_id in jobs if job_id != urgent] == [2, 3, 5, 1, 4]
+    listed = call("list_jobs", api_event("list_jobs", user="alice"))[1]
+    assert all(job["queue_position"] is None for job in listed)  # GET /jobs/{id} only

@@ -591,6 +591,33 @@ class JobRepository:
                 return total
             kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
+    def _count(self, **kwargs: Any) -> int:
+        total = 0
+        kwargs = {"IndexName": BY_STATUS, "Select": "COUNT", **kwargs}
+        while True:
+            result = self._table.query(**kwargs)
+            total += int(result.get("Count", 0))
+            if "LastEvaluatedKey" not in result:
+                return total
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def queue_position(self, job: Job) -> int | None:
+        """1 + the pending jobs of all users that start before `job` (a higher priority,
+        or the same one and created earlier); None unless `job` is pending. Two COUNT
+        queries of the by-status index, never a scan."""
+        if job.status is not JobStatus.PENDING:
+            return None
+        pending = Key("status").eq(JobStatus.PENDING.value)
+        higher = self._count(
+            KeyConditionExpression=pending, FilterExpression=Attr("priority").gt(job.priority)
+        )
+        older = self._count(
+            KeyConditionExpression=pending
+            & Key("created_key").lt(f"{iso_precise(job.created_at)}#{job.id}"),
+            FilterExpression=Attr("priority").eq(job.priority),
+        )
+        return 1 + higher + older
+
     def by_status(
         self,
         status: JobStatus,

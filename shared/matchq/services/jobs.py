@@ -31,6 +31,7 @@ from matchq.models import (
     InputFile,
     Job,
     JobStatus,
+    JobView,
     SubmitRequest,
     utcnow,
 )
@@ -89,6 +90,14 @@ class JobService:
         self._idempotent: IdempotentSubmits | None = None
 
     # --- reading -----------------------------------------------------------------------
+
+    def view(self, principal: Principal, job_id: str) -> JobView:
+        """`GET /jobs/{job_id}`: the job object, with `queue_position` while pending."""
+        job = self.get(principal, job_id)
+        view = job.to_api(self.clock())
+        if job.status is JobStatus.PENDING:
+            view.queue_position = self.repo.queue_position(job)
+        return view
 
     def get(self, principal: Principal, job_id: str) -> Job:
         tag(job_id=job_id)
