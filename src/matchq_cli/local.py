@@ -1,4 +1,4 @@
-"""`matchq serve`, `token` and `invoke`: the local stack, which needs the `local` extra.
+"""`matchq serve`, `token`, `console` and `invoke`: the local stack, which needs the `local` extra.
 
 The extra (`matchq_local`, moto, pydantic, boto3, pyjwt, ...) is imported inside each
 command, so the client install runs every other command and `matchq --help` stays quick;
@@ -127,6 +127,74 @@ def token(state: Globals, user: str, admin: bool, ttl: int) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- console
+
+
+def console_address(api_url: str, jwt: str) -> str:
+    """The console of the API at `api_url`, signing in with `jwt` (the fragment never
+    reaches a server: browsers do not send it)."""
+    root = api_url.rstrip("/").removesuffix("/api/v1")
+    return f"{root}/#token={jwt}"
+
+
+@command(
+    "console",
+    "print the web console's address with a fresh local token that signs in",
+    """
+  matchq console                    # as $MATCHQ_USER, else your login name
+  matchq console --user ops --admin --open
+  matchq --url http://localhost:8000/api/v1 console --user alice
+
+The address is the local stack's (MATCHQ_URL, else http://localhost:5000) followed by
+#token=<jwt>; the page keeps the token for this browser tab only. See docs/console.md.
+""",
+    one_line_errors=False,
+)
+@click.option("--user", help="user id (the token's sub; default: $MATCHQ_USER, else login name)")
+@click.option("--admin", is_flag=True, help="add the admin role (see every user's jobs)")
+@click.option(
+    "--ttl",
+    type=click.IntRange(min=1),
+    default=8 * 3600,
+    show_default=True,
+    help="token lifetime in seconds",
+)
+@click.option("--open", "open_browser", is_flag=True, help="also open it in the default browser")
+@pass_globals
+def console(state: Globals, user: str | None, admin: bool, ttl: int, open_browser: bool) -> int:
+    from matchq_client._settings import resolve_base_url
+
+    user = (user if user is not None else _login_user()).strip()
+    if not user:
+        raise click.BadParameter("must not be empty", param_hint="'--user'")
+    address = console_address(
+        resolve_base_url(state.url),
+        local_token("console", user, admin=admin, ttl_seconds=ttl),
+    )
+    if state.json:
+        print(render.to_json({"url": address, "user": user, "admin": admin, "ttl": ttl}))
+    else:
+        print(address)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(address)
+    return 0
+
+
+def _login_user() -> str:
+    """$MATCHQ_USER, else the login name (as `make demo` runs)."""
+    import getpass
+    import os
+
+    if value := os.environ.get("MATCHQ_USER", "").strip():
+        return value
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "console-user"
+
+
 # ---------------------------------------------------------------- invoke
 
 
@@ -172,4 +240,4 @@ def invoke(function: str, event: str, user: str | None) -> int:
     return 0
 
 
-COMMANDS = [serve, token, invoke]
+COMMANDS = [serve, token, console, invoke]

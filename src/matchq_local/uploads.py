@@ -275,7 +275,7 @@ class PresignedPostGuard:
             self._check(environ, bucket, body)
         except Refused as refused:
             body.close()
-            return self._refuse(refused, start_response)
+            return self._refuse(refused, start_response, environ.get("HTTP_ORIGIN"))
         except BaseException:
             body.close()
             raise
@@ -315,13 +315,16 @@ class PresignedPostGuard:
         body.seek(0)
 
     @staticmethod
-    def _refuse(refused: Refused, start_response: Any) -> list[bytes]:
+    def _refuse(refused: Refused, start_response: Any, origin: str | None) -> list[bytes]:
         payload = error_body(refused.code, refused.message)
         reasons = {400: "Bad Request", 403: "Forbidden", 411: "Length Required"}
-        start_response(
-            f"{refused.status} {reasons.get(refused.status, 'Error')}",
-            [("Content-Type", "application/xml"), ("Content-Length", str(len(payload)))],
-        )
+        headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(payload)))]
+        if origin:
+            # A browser reads the refusal only with CORS headers, as S3 sends them on errors
+            # under the bucket's CORS rule (the template's allows any origin), and as moto
+            # sends them on the uploads it stores: the console shows S3's message.
+            headers += [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        start_response(f"{refused.status} {reasons.get(refused.status, 'Error')}", headers)
         return [payload]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.exceptions import ClientError
@@ -23,6 +23,11 @@ def upload_prefix(user_id: str, file_id: str) -> str:
 
 def results_prefix(user_id: str, job_id: str) -> str:
     return f"results/{user_segment(user_id)}/{job_id}/"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,16 @@ class Storage:
             ExpiresIn=expires_in,
         )
         return url
+
+    def browser_origins(self) -> list[str]:
+        """The origins (`scheme://host[:port]`) of this bucket's presigned uploads and
+        downloads: what a browser page must be allowed to connect to (the web console's
+        Content-Security-Policy). Presigning happens here, without a request."""
+        post = self._client.generate_presigned_post(
+            Bucket=self.bucket, Key="uploads/origin-probe", ExpiresIn=60
+        )
+        get = self.presigned_download("results/origin-probe", 60, "origin-probe")
+        return sorted({_origin(post["url"]), _origin(get)})
 
     def list_prefix(self, prefix: str) -> list[StoredObject]:
         objects: list[StoredObject] = []
