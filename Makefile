@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv with Python 3.13 and install everything (idempotent)
+	@./scripts/setup-browser
 
 run: setup ## start the local stack (API on :5000, AWS endpoint on :5001); Ctrl-C stops it
 	@$(BIN)/matchq serve
@@ -50,7 +51,7 @@ sizes: build ## unzipped size of every function with its layers (Lambda limit 25
 openapi: setup ## regenerate docs/openapi.json from the API functions (make test checks it is current)
 	$(BIN)/python scripts/openapi.py
 
-bench: setup ## benchmarks: engine vs brute force, local API latency, restart with state, 200-job load, start-up times, fan-out
+bench: setup ## benchmarks: engine vs brute force, local API latency, restart with state, 200-job load, start-up times, fan-out, web console pages
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_engine.py --growth
 	$(BIN)/python benchmarks/bench_api.py
@@ -59,6 +60,7 @@ bench: setup ## benchmarks: engine vs brute force, local API latency, restart wi
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_fanout.py
 	$(BIN)/python benchmarks/bench_job.py
+	$(BIN)/python benchmarks/bench_console.py
 
 bench-peers: ## matchq against Splink and string_grouper (their own venv .venv-peers, never the product's)
 	test -x .venv-peers/bin/python || $(BIN)/python -m venv .venv-peers

@@ -15,7 +15,7 @@ metrics = Metrics(namespace="matchq", service="matchq")
 
 # Keys `tag` adds; each handler's `inject_lambda_context(clear_state=True)` drops them
 # at the start of the next invocation.
-INVOCATION_KEYS = ("job_id", "user_id")
+INVOCATION_KEYS = ("job_id", "user_id", "webhook_id", "event_id", "delivery_id")
 
 
 def __getattr__(name: str) -> Any:

@@ -60,6 +60,9 @@ class _ServiceSettings(_Settings):
     queue_url_normal: str
     queue_url_high: str
     queue_url_urgent: str
+    # Where job state changes go for webhooks and EventBridge (matchq.dal.events); unset:
+    # nobody is told (a process outside the template).
+    notifications_queue_url: str | None = None
 
     @property
     def queue_urls(self) -> dict[int, str]:
@@ -149,6 +152,40 @@ class MaintenanceSettings(ApiSettings):
     pending_resend_seconds: int = Field(default=1800, ge=1)
 
 
+DEFAULT_RETRY_SECONDS = (5, 30, 120, 300, 600, 1200, 1800, 3600)
+
+
+class WebhookSettings(_Settings):
+    """The webhook routes, the notifier and the delivery function (docs/api.md, "Webhooks")."""
+
+    table_name: str
+    deliveries_queue_url: str | None = None  # the notifier sends, the delivery function retries
+    event_bus_name: str | None = None  # the notifier puts every change here; unset: no put
+    # Also http://127.0.0.1:PORT and http://localhost:PORT (the local stack sets it; never
+    # the template).
+    webhooks_allow_loopback: bool = False
+    max_webhooks: int = Field(default=10, ge=1, le=100)
+    # Seconds before attempt 2, 3, ...; attempts = len + 1, which must equal the deliveries
+    # queue's maxReceiveCount (the template sets both; tests/unit/test_template.py checks).
+    webhook_retry_seconds: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_SECONDS)
+    )
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+
+    _split_retries = field_validator("webhook_retry_seconds", mode="before")(_comma_list)
+
+    @field_validator("webhook_retry_seconds")
+    @classmethod
+    def _within_sqs(cls, value: list[int]) -> list[int]:
+        if not value or min(value) < 0 or max(value) > 43200:
+            raise ValueError("needs one or more delays of 0 to 43200 seconds")
+        return value
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.webhook_retry_seconds) + 1
+
+
 def load_settings[S: _Settings](kind: type[S], **values: Any) -> S:
     """`kind` from the environment (and `values`), or a ConfigurationError naming the variable."""
     try:
@@ -187,7 +224,18 @@ def maintenance_settings() -> MaintenanceSettings:
     return load_settings(MaintenanceSettings)
 
 
+@cache
+def webhook_settings() -> WebhookSettings:
+    return load_settings(WebhookSettings)
+
+
 def forget_settings() -> None:
     """Read the environment again on next use (tests change it between cases)."""
-    for reader in (authorizer_settings, api_settings, worker_settings, maintenance_settings):
+    for reader in (
+        authorizer_settings,
+        api_settings,
+        worker_settings,
+        maintenance_settings,
+        webhook_settings,
+    ):
         reader.cache_clear()

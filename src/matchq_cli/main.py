@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from matchq_cli import commands, local
+from matchq_cli import commands, local, webhooks
 from matchq_cli.app import CONTEXT_SETTINGS, Globals, Group, global_options
 from matchq_cli.errors import PREFIX, CliError, error_line
 
@@ -39,7 +39,7 @@ cli = Group(
     params=global_options(),
     context_settings=CONTEXT_SETTINGS,
     no_args_is_help=False,  # `matchq` alone is a usage error (exit 2), as in scripts
-    commands=[*local.COMMANDS, *commands.COMMANDS],
+    commands=[*local.COMMANDS, *commands.COMMANDS, *webhooks.COMMANDS],
 )
 
 

@@ -49,6 +49,7 @@ from matchq_client.models import (
     JobSummaryCounts,
     OutputFormat,
     ResultFile,
+    Webhook,
 )
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ __all__ = [
     "ServerError",
     "Unauthorized",
     "UploadError",
+    "Webhook",
     "__version__",
 ]
 

@@ -45,6 +45,13 @@ MAX_DETAIL_CHARS = 300
 RESERVED_JOB_IDS = frozenset({"list", "stats", "submit", "cleanup"})
 
 
+def webhook_path(webhook_id: str) -> str:
+    """`webhooks/<id>` with the id quoted."""
+    if not isinstance(webhook_id, str) or webhook_id.strip() in {"", ".", ".."}:
+        raise ValueError(f"invalid webhook id: {webhook_id!r}")
+    return f"webhooks/{quote(webhook_id, safe='')}"
+
+
 def job_path(job_id: str, suffix: str = "") -> str:
     """`jobs/<id>[/suffix]` with the id quoted, so no id can reach another route."""
     if not isinstance(job_id, str) or job_id.strip() in {"", ".", ".."}:

@@ -217,6 +217,27 @@ class ResultFile:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """A registered webhook; `secret` (whsec_...) only from `create_webhook`."""
+
+    webhook_id: str
+    url: str
+    events: tuple[str, ...]
+    created_at: datetime | None = None
+    secret: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Webhook:
+        return cls(
+            webhook_id=str(data.get("webhook_id", "")),
+            url=str(data.get("url", "")),
+            events=tuple(str(e) for e in data.get("events") or ()),
+            created_at=parse_time(data.get("created_at")),
+            secret=_str_or_none(data.get("secret")),
+        )
+
+
+@dataclass(frozen=True)
 class HistogramBin:
     """One bar of `JobSummary.score_histogram`: `count` scores in `[lower, upper)`
     (the last bin also holds `upper`, i.e. 100)."""

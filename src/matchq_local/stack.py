@@ -33,6 +33,10 @@ log = logging.getLogger("matchq.local")
 
 API_BASE_PATH = "/api/v1"
 
+# Set for the functions locally only: webhooks may call a receiver on this machine
+# (http://127.0.0.1:PORT, http://localhost:PORT); the template never sets it.
+LOCAL_FUNCTION_ENV = {"MATCHQ_WEBHOOKS_ALLOW_LOOPBACK": "1"}
+
 # The settings' former name, kept for callers of `StackConfig.from_env()`.
 StackConfig = LocalSettings
 
@@ -110,6 +114,15 @@ class RunningStack:
         port = self._gateway.port if self._gateway else self.config.port
         return f"http://{host}:{port}{API_BASE_PATH}"
 
+    @property
+    def console_url(self) -> str | None:
+        """The web console's address (`GET /` of the template), None without that route."""
+        if self.stack is None or not any(
+            r.method == "GET" and r.path == "/" for r in self.stack.routes
+        ):
+            return None
+        return self.base_url.removesuffix(API_BASE_PATH) + "/"
+
     def start(self) -> RunningStack:
         from matchq_local.gateway import Gateway, GatewayServer
         from matchq_local.scheduler import Schedule, rate_seconds
@@ -146,7 +159,11 @@ class RunningStack:
             secret = local_jwt_secret(config)
             prepare_runtime(
                 stack,
-                {"MATCHQ_WORKERS": str(config.workers), "MATCHQ_JWT_SECRET": secret},
+                {
+                    "MATCHQ_WORKERS": str(config.workers),
+                    "MATCHQ_JWT_SECRET": secret,
+                    **LOCAL_FUNCTION_ENV,
+                },
                 config.log_level,
             )
             self.functions = functions = FunctionRegistry(stack)
@@ -158,17 +175,21 @@ class RunningStack:
             self._gateway = GatewayServer(gateway, config.host, config.port).start()
             sqs = session(endpoint).client("sqs")
             for name in sorted({source.function for source in stack.event_sources}):
+                # The job worker (fed by the priority queues) gets MATCHQ_WORKERS slots; a
+                # function fed by one queue (notifications, webhook deliveries) one slot.
+                feeds = sum(1 for source in stack.event_sources if source.function == name)
+                slots = config.workers if feeds > 1 else 1
                 if config.slots == "processes":
                     pool: Any = SlotProcesses(
                         name,
                         endpoint=endpoint,
                         parameters=parameters,
-                        slots=config.workers,
+                        slots=slots,
                         log_level=config.log_level,
                     )
                 else:
                     queues = polled_queues(stack, endpoint, name)
-                    pool = WorkerPool(functions[name], queues, sqs, config.workers)
+                    pool = WorkerPool(functions[name], queues, sqs, slots)
                 self._pools.append(pool.start())
             for name, expression in stack.schedules.items():
                 interval = config.maintenance_seconds or rate_seconds(expression)
@@ -226,6 +247,14 @@ def serve(config: LocalSettings | None = None) -> int:
             f"(AWS endpoint {running.moto.url}, {config.workers} worker slot(s); Ctrl-C stops)",
             flush=True,
         )
+        if running.console_url:
+            # The URL only: `matchq console` prints one that signs in (a token in the log
+            # would outlive it).
+            print(
+                f"web console at {running.console_url} "
+                "(sign in with a token: `matchq console` prints a link that does)",
+                flush=True,
+            )
         while not stop.wait(1.0):
             pass
         print("stopping", file=sys.stderr, flush=True)
@@ -281,6 +310,7 @@ def invoke(
             {
                 "MATCHQ_WORKERS": str(settings.workers),
                 "MATCHQ_JWT_SECRET": local_jwt_secret(settings),
+                **LOCAL_FUNCTION_ENV,
             },
             settings.log_level,
         )

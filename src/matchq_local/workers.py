@@ -46,20 +46,23 @@ class PolledQueue:
 
 
 def polled_queues(stack: LocalStack, endpoint: str, function: str) -> list[PolledQueue]:
-    """The queues feeding `function`, highest priority first (priorities from its environment)."""
+    """The queues feeding `function`, highest priority first (priorities from its environment).
+
+    A function fed by one queue (the notifier, the webhook deliveries) needs no priority;
+    one fed by several (the worker) must name each in a MATCHQ_QUEUE_URL_* variable.
+    """
     env = stack.functions[function].environment
     priority_of = {env[var]: p for var, p in PRIORITY_ENV.items() if env.get(var)}
+    sources = [source for source in stack.event_sources if source.function == function]
     queues = []
-    for source in stack.event_sources:
-        if source.function != function:
-            continue
+    for source in sources:
         url = queue_url(source.queue, endpoint)
-        if url not in priority_of:
+        if url not in priority_of and len(sources) > 1:
             raise RuntimeError(
                 f"queue {source.queue} of {function} has no MATCHQ_QUEUE_URL_* priority"
             )
         arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical_name(source.queue)}"
-        queues.append(PolledQueue(source.queue, url, arn, priority_of[url], source))
+        queues.append(PolledQueue(source.queue, url, arn, priority_of.get(url, 0), source))
     queues.sort(key=lambda q: -q.priority)
     return queues
 

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 def slot_pids(parent: int) -> set[int]:
-    """The worker slot processes whose parent is `parent`."""
+    """The worker slot processes whose parent is `parent` (the WorkerFunction's; the
+    notifier and webhook delivery functions run in slots of their own)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -29,7 +30,11 @@ def slot_pids(parent: int) -> set[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and b"matchq_local.slots" in cmdline:
+        if (
+            ppid == parent
+            and b"matchq_local.slots" in cmdline
+            and b'"function": "WorkerFunction"' in cmdline
+        ):
             found.add(int(entry.name))
     return found
 

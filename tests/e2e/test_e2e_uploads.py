@@ -77,6 +77,22 @@ def test_a_changed_key_is_refused_and_nothing_is_stored(storage: Storage) -> Non
     assert stored(storage, victim) is None
 
 
+def test_a_browser_can_read_why_its_upload_was_refused(storage: Storage) -> None:
+    """The web console posts from its own origin: the refusal carries CORS headers, as the
+    uploads moto stores do, so the page shows S3's reason instead of a network error."""
+    form = grant(storage, KEY + ".browser")
+    origin = "http://localhost:5000"
+    refused = httpx.post(
+        form["url"],
+        data={**form["fields"], "key": "uploads/bob/file_2/crm.csv"},
+        files={"file": ("f.csv", b"a\n1\n", "text/csv")},
+        headers={"Origin": origin},
+    )
+    assert refused.status_code == 403
+    assert refused.headers["access-control-allow-origin"] == origin
+    assert "access-control-allow-origin" not in post(form, key="uploads/x").headers
+
+
 @pytest.mark.parametrize("dropped", ["policy", "signature", "AWSAccessKeyId", "key"])
 def test_a_post_without_policy_or_signature_is_refused(storage: Storage, dropped: str) -> None:
     key = KEY + ".unsigned-" + dropped

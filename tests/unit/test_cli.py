@@ -35,7 +35,7 @@ CLIENT_COMMANDS = [
     "cleanup",
     "download",
 ]
-ALL_COMMANDS = ["serve", "token", "invoke", *CLIENT_COMMANDS]
+ALL_COMMANDS = ["serve", "token", "console", "invoke", *CLIENT_COMMANDS, "webhook"]
 
 
 def job(**fields: Any) -> Job:
@@ -480,7 +480,12 @@ def matchq_without_local_extra(*argv: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["serve"], ["token", "--user", "alice"], ["invoke", "JobStatsFunction", "--event", "e.json"]],
+    [
+        ["serve"],
+        ["token", "--user", "alice"],
+        ["console", "--user", "alice"],
+        ["invoke", "JobStatsFunction", "--event", "e.json"],
+    ],
 )
 def test_local_commands_without_the_extra_say_what_to_install(argv: list[str]) -> None:
     result = matchq_without_local_extra(*argv)
@@ -819,3 +824,39 @@ def test_error_lines() -> None:
     remote = error_line(down, "https://matchq.example.com/api/v1")
     assert "MATCHQ_URL" in remote and "make run" not in remote
     assert error_line(FileNotFoundError(2, "No such file", "x.csv"), "u") == "x.csv: No such file"
+
+
+# --- matchq console ----------------------------------------------------------------------
+
+
+def test_console_prints_the_consoles_address_with_a_token_that_signs_in(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import jwt
+
+    secret = "console-test-secret-long-enough-for-hs256"
+    monkeypatch.setenv("MATCHQ_JWT_SECRET", secret)
+    monkeypatch.setenv("MATCHQ_URL", "http://localhost:8000/api/v1")
+    assert main(["console", "--user", "alice", "--admin", "--ttl", "600"]) == 0
+    root, token = capsys.readouterr().out.strip().split("#token=")
+    assert root == "http://localhost:8000/"  # the console is at the API's root
+    claims = jwt.decode(token, secret, algorithms=["HS256"])
+    assert (claims["sub"], claims["roles"], claims["exp"] - claims["iat"]) == (
+        "alice",
+        ["admin"],
+        600,
+    )
+
+
+def test_console_runs_as_the_login_user_by_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import jwt
+
+    monkeypatch.setenv("MATCHQ_JWT_SECRET", "console-test-secret-long-enough-for-hs256")
+    monkeypatch.setenv("MATCHQ_USER", "bob")
+    assert main(["--json", "console"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["url"].startswith("http://localhost:5000/#token=")
+    token = answer["url"].split("#token=")[1]
+    assert jwt.decode(token, options={"verify_signature": False})["sub"] == "bob"

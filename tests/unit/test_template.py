@@ -25,8 +25,10 @@ TEMPLATE = ROOT / "template.yaml"
 FUNCTIONS = ROOT / "functions"
 PRIORITIES = ["Low", "Normal", "High", "Urgent"]  # priority 1..4
 QUEUES = [f"{p}Queue" for p in PRIORITIES]
-# Routes served without the JWT authorizer (docs/api.md): the OpenAPI document only.
-PUBLIC_ROUTES = {("GET", "/api/v1/openapi.json")}
+# Routes served without the JWT authorizer (docs/api.md): the OpenAPI document, and the
+# web console's page and files (docs/console.md), which sign in with a token of their own.
+CONSOLE_ROUTES = {("GET", "/"), ("GET", "/console/{asset}")}
+PUBLIC_ROUTES = {("GET", "/api/v1/openapi.json"), *CONSOLE_ROUTES}
 API_GATEWAY_TIMEOUT_SECONDS = 29  # API Gateway's integration timeout
 
 
@@ -314,7 +316,11 @@ def test_the_api_url_output_plus_a_route_path_reaches_the_route(
     url = transformed["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
     (stage,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
     assert url.endswith(f"/{stage['Properties']['StageName']}/api/v1")
-    assert all(path.startswith("/api/v1/") for _, path in CODE_ROUTES)
+    api_routes = set(CODE_ROUTES) - CONSOLE_ROUTES
+    assert all(path.startswith("/api/v1/") for _, path in api_routes)
+    console = transformed["Outputs"]["ConsoleUrl"]["Value"]["Fn::Sub"]
+    # The console is the stage's root, with the slash its relative links need.
+    assert console == url.removesuffix("api/v1")
 
 
 def test_the_authorizer_reads_a_secret_only_when_one_is_configured(
@@ -364,7 +370,72 @@ def test_each_queue_feeds_the_worker_one_job_at_a_time_with_partial_failures(
 
 def test_only_the_four_queues_feed_the_worker(resources: dict[str, Any]) -> None:
     mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == len(QUEUES)
+    worker = [m for m in mappings if m["Properties"]["FunctionName"] == {"Ref": "WorkerFunction"}]
+    assert len(worker) == len(QUEUES)
+    # and each webhook queue feeds its one function
+    others = {
+        m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: m["Properties"]["FunctionName"]["Ref"]
+        for m in mappings
+        if m not in worker
+    }
+    assert others == {
+        "NotificationsQueue": "NotifierFunction",
+        "DeliveriesQueue": "WebhookDeliveryFunction",
+    }
+
+
+def test_the_webhook_retry_schedule_spans_an_hour_then_dead_letters(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    env = resources["WebhookDeliveryFunction"]["Properties"]["Environment"]["Variables"]
+    delays = [int(s) for s in env["MATCHQ_WEBHOOK_RETRY_SECONDS"].split(",")]
+    assert delays == sorted(delays) and sum(delays) >= 3600
+    queue = resources["DeliveriesQueue"]["Properties"]
+    # one attempt per receive: the first, then one after each delay
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == len(delays) + 1
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["DeliveriesDeadLetterQueue", "Arn"]
+    }
+    assert max(delays) <= 43200  # SQS's largest visibility timeout
+    # a queue's visibility timeout outlasts its function (Lambda's rule for SQS sources)
+    for function, name in (
+        ("WebhookDeliveryFunction", "DeliveriesQueue"),
+        ("NotifierFunction", "NotificationsQueue"),
+    ):
+        timeout = resources[function]["Properties"]["Timeout"]
+        assert resources[name]["Properties"]["VisibilityTimeout"] >= 6 * timeout
+        assert resources[name]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_the_deliveries_dead_letter_queue_alarms(resources: dict[str, Any]) -> None:
+    alarm = resources["DeliveriesDeadLetterQueueAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeliveriesDeadLetterQueue", "QueueName"]}}
+    ]
+
+
+def test_the_notifier_puts_events_on_the_default_bus_only(resources: dict[str, Any]) -> None:
+    (put,) = granted(resources, "NotifierFunction", "events:")
+    assert actions(put) == ["events:PutEvents"]
+    assert "event-bus/default" in as_text(put["Resource"])
+    assert put["Condition"] == {"StringEquals": {"events:source": "matchq"}}
+    for function in ALL_FUNCTIONS:
+        if function != "NotifierFunction":
+            assert granted(resources, function, "events:") == [], function
+
+
+def test_loopback_webhooks_are_never_allowed_by_the_template(template: dict[str, Any]) -> None:
+    assert "WEBHOOKS_ALLOW_LOOPBACK" not in json.dumps(template)
+
+
+@pytest.mark.parametrize("function", ["CancelJobFunction", "WorkerFunction", "MaintenanceFunction"])
+def test_functions_that_change_job_states_can_notify(
+    resources: dict[str, Any], function: str
+) -> None:
+    send = [s for s in granted(resources, function, "sqs:") if "sqs:SendMessage*" in actions(s)]
+    assert any('["NotificationsQueue", "QueueName"]' in as_text(s["Resource"]) for s in send)
 
 
 def test_worker_concurrency_grows_strictly_with_priority(
@@ -540,10 +611,16 @@ OBJECT_ACCESS: dict[str, set[tuple[str, str]]] = {
     "CleanupJobsFunction": {("s3:DeleteObject", "results")},
     "CreateUploadFunction": {("s3:PutObject", "uploads")},
     "GetFileFunction": {("s3:GetObject", "uploads")},  # ranged reads of one upload
+    "CreateWebhookFunction": set(),
+    "ListWebhooksFunction": set(),
+    "DeleteWebhookFunction": set(),
+    "NotifierFunction": set(),
+    "WebhookDeliveryFunction": set(),
     "JobResultsFunction": {("s3:GetObject", "results")},
     "AuthorizerFunction": set(),
     "MaintenanceFunction": {("s3:DeleteObject", "results")},
     "OpenApiFunction": set(),  # GET /api/v1/openapi.json: a document built from code
+    "ConsoleFunction": set(),  # the console's files, packaged with its code
     "WorkerFunction": {
         ("s3:GetObject", "uploads"),
         ("s3:GetObject", "results"),
@@ -582,7 +659,15 @@ def test_object_permissions_per_function(
 # functions touch only their file records: CreateUpload puts one, GetFile gets one.
 # Nobody gets Scan or Batch*.
 TABLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
-OWN_READS = {"CreateUploadFunction": set(), "GetFileFunction": {"dynamodb:GetItem"}}
+OWN_READS = {
+    "CreateUploadFunction": set(),
+    "GetFileFunction": {"dynamodb:GetItem"},
+    "CreateWebhookFunction": set(),
+    "ListWebhooksFunction": {"dynamodb:GetItem"},
+    "DeleteWebhookFunction": {"dynamodb:GetItem"},
+    "NotifierFunction": {"dynamodb:GetItem"},
+    "WebhookDeliveryFunction": {"dynamodb:GetItem"},
+}
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 TABLE_WRITES = {
     "ListJobsFunction": set(),
@@ -597,6 +682,12 @@ TABLE_WRITES = {
     "MaintenanceFunction": {"dynamodb:UpdateItem", "dynamodb:DeleteItem"},
     "CreateUploadFunction": {"dynamodb:PutItem"},
     "GetFileFunction": set(),
+    # webhooks (matchq.dal.webhooks): a transaction of two items; the ledger's claim/done
+    "CreateWebhookFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "ListWebhooksFunction": set(),
+    "DeleteWebhookFunction": {"dynamodb:DeleteItem", "dynamodb:UpdateItem"},
+    "NotifierFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "WebhookDeliveryFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 }
 
 
@@ -639,7 +730,7 @@ def test_only_submit_reaches_the_idempotency_records(resources: dict[str, Any]) 
             assert statement["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
 
 
-NO_TABLE_ACCESS = ["AuthorizerFunction", "OpenApiFunction"]
+NO_TABLE_ACCESS = ["AuthorizerFunction", "OpenApiFunction", "ConsoleFunction"]
 
 
 @pytest.mark.parametrize("function", [f for f in NO_TABLE_ACCESS if f in ALL_FUNCTIONS])
@@ -658,12 +749,18 @@ def test_enqueuers_can_send_to_every_priority_queue(
 
 @pytest.mark.parametrize(
     "function",
-    [f for f in API_FUNCTIONS if f != "SubmitJobFunction"] + ["AuthorizerFunction"],
+    [f for f in API_FUNCTIONS if f not in {"SubmitJobFunction", "CancelJobFunction"}]
+    + ["AuthorizerFunction"],
 )
 def test_other_api_functions_cannot_touch_the_queues(
     resources: dict[str, Any], function: str
 ) -> None:
     assert granted(resources, function, "sqs:") == []
+
+
+def test_cancel_sends_only_its_state_change(resources: dict[str, Any]) -> None:
+    (send,) = granted(resources, "CancelJobFunction", "sqs:")
+    assert '["NotificationsQueue", "QueueName"]' in as_text(send["Resource"])
 
 
 # ----------------------------------------------------------------------------- maintenance
@@ -694,7 +791,29 @@ def managed_policies(resources: dict[str, Any], function: str) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("function", [f for f in ALL_FUNCTIONS if f != "WorkerFunction"])
+SQS_CONSUMERS = {
+    "WorkerFunction": QUEUES,
+    "NotifierFunction": ["NotificationsQueue"],
+    "WebhookDeliveryFunction": ["DeliveriesQueue"],
+}
+
+
+@pytest.mark.parametrize("function", ["NotifierFunction", "WebhookDeliveryFunction"])
+def test_webhook_consumers_sqs_managed_policy_is_denied_outside_their_queue(
+    resources: dict[str, Any], function: str
+) -> None:
+    sqs_managed = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+    assert managed_policies(resources, function) == EXPECTED_MANAGED | {sqs_managed}
+    (deny,) = [s for s in role_statements(resources, function) if s["Effect"] == "Deny"]
+    assert set(actions(deny)) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+    assert deny["NotResource"] == [{"Fn::GetAtt": [q, "Arn"]} for q in SQS_CONSUMERS[function]]
+
+
+@pytest.mark.parametrize("function", [f for f in ALL_FUNCTIONS if f not in SQS_CONSUMERS])
 def test_roles_carry_only_the_basic_execution_and_xray_managed_policies(
     resources: dict[str, Any], function: str
 ) -> None:

@@ -96,6 +96,29 @@ class Results(BaseModel):
     files: list[ResultFile]
 
 
+class WebhookView(BaseModel):
+    """A webhook; `secret` only in the answer that created it."""
+
+    webhook_id: str = Field(pattern=r"^wh_[0-9a-f-]{36}$")
+    url: str
+    events: list[Literal["running", "completed", "failed", "cancelled"]]
+    created_at: str = Field(description="ISO-8601 UTC, ending in Z")
+    secret: str | None = Field(
+        default=None,
+        description="whsec_<base64>: verifies the webhook-signature header (shown once)",
+    )
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookView]
+
+
+class WebhookDeleted(BaseModel):
+    success: bool
+    webhook_id: str
+    message: str
+
+
 def _error(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -120,6 +143,11 @@ FILE_ERRORS: dict[int, dict[str, Any]] = {
     400: _error("The file cannot be read as its format; `details` names the file and row"),
     403: _error("Another user's file"),
     404: _error("No such file, or not uploaded yet"),
+}
+WEBHOOK_ERRORS: dict[int, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    403: _error("Another user's webhook"),
+    404: _error("No such webhook"),
 }
 CONFLICT = {409: _error("The job's state does not allow this")}
 IDEMPOTENCY_CONFLICT = {409: _error("The Idempotency-Key was used with another request body")}

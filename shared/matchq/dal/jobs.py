@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
@@ -23,6 +23,9 @@ from matchq.models import (
     iso_precise,
     parse_ts,
 )
+
+if TYPE_CHECKING:
+    from matchq.dal.events import JobEvents
 
 BY_USER = "by-user"
 BY_STATUS = "by-status"
@@ -166,8 +169,12 @@ def decode_token(token: str, required: dict[str, str]) -> dict[str, Any]:
 class JobRepository:
     """Jobs in DynamoDB, keyed by `job_id`, with indexes for listing and maintenance."""
 
-    def __init__(self, table_name: str, resource: Any | None = None) -> None:
+    def __init__(
+        self, table_name: str, resource: Any | None = None, events: JobEvents | None = None
+    ) -> None:
         self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
+        # Told of every status change this repository writes (webhooks, EventBridge).
+        self._events = events
 
     # --- single jobs -------------------------------------------------------------------
 
@@ -222,7 +229,11 @@ class JobRepository:
             if _conditional_failed(exc):
                 return None
             raise
-        return item_to_job(result["Attributes"])
+        job = item_to_job(result["Attributes"])
+        if self._events is not None and "status" in set_values:
+            # The one place every status change passes (claim, finish, fail, cancel, ...).
+            self._events.changed(job)
+        return job
 
     @staticmethod
     def _status_values(user_id: str, status: JobStatus) -> dict[str, Any]:

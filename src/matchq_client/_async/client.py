@@ -28,6 +28,7 @@ from matchq_client.models import (
     JobSummary,
     OutputFormat,
     ResultFile,
+    Webhook,
 )
 
 __all__ = ["AsyncMatchqClient"]
@@ -243,6 +244,27 @@ class AsyncMatchqClient:
         """Remove finished jobs older than `max_age_hours` (1..168). Never retried."""
         params = {"max_age_hours": max_age_hours}
         return _core.json_object(await self.request("POST", "jobs/cleanup", params=params))
+
+    # --- webhooks ----------------------------------------------------------------------
+
+    async def create_webhook(self, url: str, events: Sequence[str] | None = None) -> Webhook:
+        """Register `url` for the state changes `events` of your jobs (running, completed,
+        failed, cancelled; all when None). The answer's `secret` is shown only here."""
+        body: dict[str, Any] = {"url": url}
+        if events is not None:
+            body["events"] = list(events)
+        response = await self.request("POST", "webhooks", json=body)
+        return Webhook.from_dict(_core.json_object(response))
+
+    async def list_webhooks(self) -> list[Webhook]:
+        """Your webhooks, oldest first, without secrets."""
+        answer = _core.json_object(await self.request("GET", "webhooks"))
+        return [Webhook.from_dict(w) for w in answer.get("webhooks") or []]
+
+    async def delete_webhook(self, webhook_id: str) -> bool:
+        """Remove a webhook (nothing more is delivered to it): True when deleted."""
+        answer = await self.request("DELETE", _core.webhook_path(webhook_id))
+        return bool(_core.json_object(answer).get("success"))
 
     # --- waiting -----------------------------------------------------------------------
 
