@@ -25,7 +25,7 @@ from rapidfuzz import process
 from matchq.matching.plan import Plan, PreparedJob
 from matchq.matching.verify import INEXACT_SLACK
 
-SAMPLE_CELLS = 2_000_000  # sampled rows x file2 rows (per mapping) the size rule aims at
+SAMPLE_CELLS = 1_000_000  # sampled rows x file2 rows (per mapping) the size rule aims at
 MIN_SAMPLE_ROWS = 200  # fewer sampled rows than this tell too little (unless rows1 is less)
 MAX_SAMPLE_ROWS = 1000  # more add little to the histogram and the suggestion
 BLOCK_CELLS = 2_000_000  # sampled rows x file2 rows scored at a time
