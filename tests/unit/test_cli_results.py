@@ -8,7 +8,6 @@ import io
 import json
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,49 +18,9 @@ from matchq_cli import render
 from matchq_cli.main import Globals, main
 from matchq_cli.progress import ProgressReporter, plain_line, progress_line
 from matchq_client import FileInfo, HistogramBin, Job, JobSummary, JobSummaryCounts
+from tests.unit.cli_fakes import BASE, JOB_ID, S3, FakeApi, Run
 
-BASE = "http://api.test/api/v1"
-S3 = "http://s3.test/bucket"
-JOB_ID = "job_12345678-1234-4234-8234-123456789abc"
 FILE1 = "file_11111111-1111-4111-8111-111111111111"
-
-Answer = httpx.Response | BaseException | Callable[[httpx.Request], httpx.Response]
-
-
-class FakeApi:
-    """Answers "METHOD host/path" from a script (its last answer repeats); records requests."""
-
-    def __init__(self) -> None:
-        self.script: dict[str, list[Answer]] = {}
-        self.requests: list[httpx.Request] = []
-
-    def on(self, method: str, path: str, *answers: Answer) -> None:
-        url = httpx.URL(path if path.startswith("http") else BASE + path)
-        self.script[f"{method} {url.host}{url.path}"] = list(answers)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        queue = self.script.get(f"{request.method} {request.url.host}{request.url.path}")
-        if not queue:
-            return httpx.Response(404, json={"error": "Not Found", "details": "no such route"})
-        answer = queue.pop(0) if len(queue) > 1 else queue[0]
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer(request) if callable(answer) else answer
-
-    def submitted(self) -> tuple[dict[str, Any], httpx.Request]:
-        (request,) = [r for r in self.requests if r.url.path.endswith("/jobs/submit")]
-        return json.loads(request.content), request
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @pytest.fixture
