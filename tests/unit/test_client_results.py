@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,37 +29,12 @@ from matchq_client import (
     NotFound,
 )
 from matchq_client._core import next_poll_interval
+from tests.unit.cli_fakes import BASE, JOB_ID, S3, FakeApi
 
-BASE = "http://api.test/api/v1"
-S3 = "http://s3.test/bucket"
-JOB_ID = "job_12345678-1234-4234-8234-123456789abc"
 FILE1 = "file_11111111-1111-4111-8111-111111111111"
 FILE2 = "file_22222222-2222-4222-8222-222222222222"
-
-Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
-
-
-class FakeServer:
-    """Answers "METHOD host/path" from a script (its last answer repeats); records requests."""
-
-    def __init__(self) -> None:
-        self.script: dict[str, list[Answer]] = {}
-        self.requests: list[httpx.Request] = []
-
-    def on(self, method: str, path: str, *answers: Answer) -> None:
-        url = httpx.URL(path if path.startswith("http") else BASE + path)
-        self.script[f"{method} {url.host}{url.path}"] = list(answers)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        key = f"{request.method} {request.url.host}{request.url.path}"
-        queue = self.script.get(key)
-        if not queue:
-            return httpx.Response(404, json={"error": "Not Found", "details": f"no fake {key}"})
-        answer = queue.pop(0) if len(queue) > 1 else queue[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer(request) if callable(answer) else answer
+# The scripted fake of the API and S3 the CLI tests use, under the SDK here.
+FakeServer = FakeApi
 
 
 def error(status: int, error_name: str, details: str) -> httpx.Response:
