@@ -76,6 +76,20 @@ def _batches(n: int) -> Iterable[slice]:
         yield slice(start, min(n, start + LIST_BATCH))
 
 
+def _pair_batches(
+    rows1: np.ndarray, rows2: np.ndarray, scores: np.ndarray, mapping_scores: np.ndarray
+) -> Iterable[Iterable[tuple[int, int, float, list[float]]]]:
+    """The pairs of the arrays as Python values, one batch of LIST_BATCH at a time."""
+    for batch in _batches(len(rows1)):
+        yield zip(
+            rows1[batch].tolist(),
+            rows2[batch].tolist(),
+            scores[batch].tolist(),
+            mapping_scores[batch].tolist(),
+            strict=True,
+        )
+
+
 def matched_records(
     rows1: np.ndarray,
     rows2: np.ndarray,
@@ -89,14 +103,8 @@ def matched_records(
     """Records of matched_results.json, in the order of the arrays."""
     row1 = _row_dicts(table1, cols1)
     row2 = _row_dicts(table2, cols2)
-    for batch in _batches(len(rows1)):
-        for i, j, score, ms in zip(
-            rows1[batch].tolist(),
-            rows2[batch].tolist(),
-            scores[batch].tolist(),
-            mapping_scores[batch].tolist(),
-            strict=True,
-        ):
+    for pairs in _pair_batches(rows1, rows2, scores, mapping_scores):
+        for i, j, score, ms in pairs:
             yield {
                 "file1_row": i,
                 "file2_row": j,
@@ -171,14 +179,8 @@ def matched_rows(
     records (scores rounded alike, a left-out mapping empty), texts neutralised."""
     texts1 = _texts(table1, cols1)
     texts2 = _texts(table2, cols2)
-    for batch in _batches(len(rows1)):
-        for i, j, score, ms in zip(
-            rows1[batch].tolist(),
-            rows2[batch].tolist(),
-            scores[batch].tolist(),
-            mapping_scores[batch].tolist(),
-            strict=True,
-        ):
+    for pairs in _pair_batches(rows1, rows2, scores, mapping_scores):
+        for i, j, score, ms in pairs:
             yield [
                 i,
                 j,
